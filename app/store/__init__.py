@@ -1,0 +1,1 @@
+"""SQLite persistence through SQLAlchemy, Alembic migrations, and review importers."""
