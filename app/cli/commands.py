@@ -1,0 +1,20 @@
+"""Sub-command registry: each module adds its commands to the parser."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    from app.cli import drafting, models, reviews
+
+    for module in (reviews, drafting, models):
+        module.register(sub)
+
+
+def open_core(data_dir: Any, args: argparse.Namespace) -> Any:
+    """The application core for a command (imports stay lazy so ``--help`` is instant)."""
+    from app.services.core import ReplyDesk
+
+    return ReplyDesk(data_dir)

@@ -1,0 +1,62 @@
+"""Importing review files into the store, in batches, with progress and cancel."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from app.core.errors import Cancelled
+from app.core.types import ImportReport, RowError
+from app.services.core import ReplyDesk
+from app.store import importers, repo
+
+BATCH = 1000
+Progress = Callable[[int], None]
+
+
+def import_reviews(
+    core: ReplyDesk,
+    path: Path,
+    *,
+    fmt: str = "auto",
+    mapping: Mapping[str, str] | None = None,
+    platform: str | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ImportReport:
+    """Import good rows, report bad ones by line, skip reviews already stored.
+
+    Rows are committed every ``BATCH`` rows, so memory stays bounded for huge files and a
+    cancelled or killed import keeps what it committed (re-running it adds only the rest).
+    """
+    path = Path(path)
+    detected = importers.detect_format(path) if fmt == "auto" else fmt
+    report = ImportReport(path=str(path), format=detected)
+    rows = importers.iter_reviews(path, detected, mapping, default_platform=platform)
+    done = False
+    while not done:
+        with core.db.session() as session:
+            if core.settings.business_id:
+                default_id = repo.get_business(session, core.settings.business_id).id
+            else:
+                default_id = repo.default_business(session).id
+            writer = repo.ReviewWriter(session, default_id)
+            staged = 0
+            for item in rows:
+                if isinstance(item, RowError):
+                    report.errors.append(item)
+                elif writer.add(item):
+                    report.imported += 1
+                else:
+                    report.duplicates += 1
+                staged += 1
+                if staged >= BATCH:
+                    break
+            else:
+                done = True
+        if progress:
+            progress(report.rows_seen)
+        if cancel is not None and cancel.is_set() and not done:
+            raise Cancelled
+    return report
