@@ -48,8 +48,9 @@ def cmd_list(args: argparse.Namespace, data_dir: Path, out: Output) -> int:
     for m in reg.all():
         path = m.path(reg.root)
         state = "present" if path.exists() else "missing"
-        in_use = (m.kind == "chat" and (s.model in (m.name, m.sha256) or (not s.model and m.default))
-                  ) or (m.kind == "adapter" and s.adapter in (m.name, m.sha256))
+        chosen = s.model if m.kind == "chat" else s.adapter if m.kind == "adapter" else None
+        in_use = chosen is not None and (
+            chosen in (m.name, m.sha256) or (not chosen and m.kind == "chat" and m.default))
         rows.append({**m.as_dict(), "state": state, "in_use": in_use})
 
     def human() -> None:

@@ -15,7 +15,9 @@ from typing import Any, BinaryIO
 from app.core.errors import ModelError
 
 MAGIC = b"GGUF"
-_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_SCALARS = {
+    0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d",
+}
 _STRING, _ARRAY = 8, 9
 _MAX_STRING = 64 * 1024 * 1024  # a chat template or vocabulary entry larger than this is corrupt
 _MAX_COUNT = 1 << 26

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from itertools import islice
 from pathlib import Path
 
 from app.core.errors import Cancelled
@@ -34,29 +35,22 @@ def import_reviews(
     detected = importers.detect_format(path) if fmt == "auto" else fmt
     report = ImportReport(path=str(path), format=detected)
     rows = importers.iter_reviews(path, detected, mapping, default_platform=platform)
-    done = False
-    while not done:
+    while batch := list(islice(rows, BATCH)):
         with core.db.session() as session:
             if core.settings.business_id:
                 default_id = repo.get_business(session, core.settings.business_id).id
             else:
                 default_id = repo.default_business(session).id
             writer = repo.ReviewWriter(session, default_id)
-            staged = 0
-            for item in rows:
+            for item in batch:
                 if isinstance(item, RowError):
                     report.errors.append(item)
                 elif writer.add(item):
                     report.imported += 1
                 else:
                     report.duplicates += 1
-                staged += 1
-                if staged >= BATCH:
-                    break
-            else:
-                done = True
         if progress:
             progress(report.rows_seen)
-        if cancel is not None and cancel.is_set() and not done:
+        if cancel is not None and cancel.is_set():
             raise Cancelled
     return report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -24,7 +24,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Business(Base):
@@ -118,7 +118,8 @@ class FeedbackEvent(Base):
     review_id: Mapped[int | None] = mapped_column(
         ForeignKey("review.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(20))  # accepted/edited/rejected/regenerated/variant_chosen
+    # accepted / edited / rejected / regenerated / variant_chosen
+    kind: Mapped[str] = mapped_column(String(20))
     draft_id: Mapped[int | None] = mapped_column(ForeignKey("draft.id", ondelete="SET NULL"))
     other_draft_ids: Mapped[list[Any]] = mapped_column(default=list)
     final_text: Mapped[str | None] = mapped_column(Text)

@@ -44,7 +44,7 @@ def test_truncated_files_are_detected(tmp_path: Path, keep: int) -> None:
     full = write_gguf(tmp_path / "m.gguf", META).read_bytes()
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(full[:keep])
-    with pytest.raises(ModelError, match="incomplete|not a GGUF") as e:
+    with pytest.raises(ModelError, match=r"incomplete|not a GGUF") as e:
         read_gguf(cut)
     assert str(cut) in e.value.message
 
