@@ -142,3 +142,26 @@ class KnowledgeDoc(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/indexed/failed
     error: Mapped[str | None] = mapped_column(Text)
     indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImportedFeedback(Base):
+    """A preference row read back from an exported file (``replydesk import-feedback``).
+
+    Kept apart from drafts and decisions: it has no review or draft on this machine, and its
+    metadata (review id, model, timestamps of the machine it came from) is kept as exported.
+    ``key`` is the row's content id (``app.feedback.pairs.pair_key`` / ``kto_key``).
+    """
+
+    __tablename__ = "imported_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # pair / kto
+    prompt: Mapped[list[Any]] = mapped_column()
+    chosen: Mapped[str | None] = mapped_column(Text)
+    rejected: Mapped[str | None] = mapped_column(Text)
+    completion: Mapped[str | None] = mapped_column(Text)
+    label: Mapped[bool | None] = mapped_column()
+    row_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_file: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
