@@ -57,8 +57,11 @@ def local_engine(core: ReplyDesk) -> ChatEngine:
     )
 
 
-def no_retriever(_core: ReplyDesk) -> Retriever | None:
-    return None
+def knowledge_retriever(core: ReplyDesk) -> Retriever | None:
+    """The business knowledge base in the data folder (Chroma and the embedder load on use)."""
+    from app.services.knowledge import open_knowledge_base
+
+    return open_knowledge_base(core)
 
 
 class ReplyDesk:
@@ -67,7 +70,7 @@ class ReplyDesk:
         data_dir: Path,
         *,
         engine_factory: EngineFactory = local_engine,
-        retriever_factory: RetrieverFactory = no_retriever,
+        retriever_factory: RetrieverFactory = knowledge_retriever,
     ) -> None:
         self.data_dir = ensure_private_dir(Path(data_dir))
         self.settings: Settings = settings_store.load(self.data_dir)
@@ -125,4 +128,7 @@ class ReplyDesk:
 
     def close(self) -> None:
         self.unload_engine()
+        close_retriever = getattr(self._retriever, "close", None)
+        if close_retriever is not None:
+            close_retriever()
         self.db.close()

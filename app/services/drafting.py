@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from app.core.errors import KnownError
 from app.core.types import BusinessProfile, DraftDTO, RetrievedChunk, SamplingParams, Timings
+from app.knowledge.query import review_query
 from app.llm import prompts
 from app.llm.claims import check_claims
 from app.services.core import ReplyDesk
@@ -75,7 +76,8 @@ def _subject(core: ReplyDesk, request: DraftRequest) -> _Subject:
 
 
 def retrieval_query(subject: _Subject) -> str:
-    return " ".join(p for p in (subject.title, subject.text) if p)
+    """The review's detected aspects, title and text (see ``app.knowledge.query``)."""
+    return review_query(subject.title, subject.text)
 
 
 def retrieve(core: ReplyDesk, subject: _Subject) -> list[RetrievedChunk]:
