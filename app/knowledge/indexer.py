@@ -42,7 +42,7 @@ class BatchIndexer:
         on_done: Callable[[str, int], None],
         on_batch: Callable[[int], None] | None = None,
         cancel: threading.Event | None = None,
-        batch_chunks: int = BATCH_CHUNKS,
+        batch_chunks: int | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -50,7 +50,7 @@ class BatchIndexer:
         self.on_done = on_done
         self.on_batch = on_batch
         self.cancel = cancel
-        self.batch_chunks = batch_chunks
+        self.batch_chunks = batch_chunks or BATCH_CHUNKS
         self._queue: deque[tuple[_Doc, Chunk]] = deque()
         self._open: deque[_Doc] = deque()
 

@@ -67,12 +67,11 @@ def detect_aspects(text: str) -> list[str]:
 
 def review_query(title: str | None, text: str) -> str:
     """Aspects first, then the title and the (shortened) text of the review."""
-    body = " ".join(text.split())[:MAX_REVIEW_CHARS]
     parts = []
-    aspects = detect_aspects(f"{title or ''} {body}")
+    aspects = detect_aspects(f"{title or ''} {text}")
     if aspects:
         parts.append("About: " + ", ".join(aspects[:3]) + ".")
     if title and title.strip():
         parts.append(" ".join(title.split()) + ".")
-    parts.append(body)
+    parts.append(" ".join(text.split())[:MAX_REVIEW_CHARS])
     return " ".join(parts)
