@@ -7,9 +7,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from app.cli import drafting, models, reviews
+    from app.cli import drafting, kb, models, reviews
 
-    for module in (reviews, drafting, models):
+    for module in (reviews, drafting, models, kb):
         module.register(sub)
 
 
