@@ -7,9 +7,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from app.cli import drafting, kb, models, reviews
+    from app.cli import drafting, feedback, kb, models, reviews
 
-    for module in (reviews, drafting, models, kb):
+    for module in (reviews, drafting, models, feedback, kb):
         module.register(sub)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,16 +27,44 @@ class Decision:
     edit_distance: int | None = None
 
 
-def _undecided(session: Session, draft: Draft) -> bool:
-    q = select(FeedbackEvent.id).where(FeedbackEvent.draft_id == draft.id).limit(1)
-    return session.scalar(q) is None
+def _elapsed_ms(since: datetime) -> float:
+    """Time to decide, when the caller did not measure it: from the draft's creation."""
+    if since.tzinfo is None:  # SQLite hands back naive UTC
+        since = since.replace(tzinfo=UTC)
+    return round(max(0.0, (repo.now() - since).total_seconds() * 1000), 1)
+
+
+def _decided_ids(session: Session, review_id: int) -> set[int]:
+    """Drafts of a review that a decision already covers (including variants not chosen)."""
+    rows = session.execute(
+        select(FeedbackEvent.draft_id, FeedbackEvent.other_draft_ids).where(
+            FeedbackEvent.review_id == review_id
+        )
+    )
+    decided: set[int] = set()
+    for draft_id, others in rows:
+        if draft_id is not None:
+            decided.add(draft_id)
+        decided.update(others or [])
+    return decided
 
 
 def record_regenerated(session: Session, review_id: int) -> None:
-    """A new draft was asked for while the last one was undecided: a mild rejection of it."""
+    """New drafts were asked for while the last ones were undecided: a mild rejection of each
+    (every variant of the last set, not only the last one shown)."""
     last = repo.latest_draft(session, review_id)
-    if last is not None and _undecided(session, last):
-        repo.add_feedback(session, review_id=review_id, kind="regenerated", draft_id=last.id)
+    if last is None:
+        return
+    drafts = [last]
+    if last.variant_group:
+        drafts = list(session.scalars(
+            select(Draft).where(Draft.variant_group == last.variant_group).order_by(Draft.id)
+        ))
+    decided = _decided_ids(session, review_id)
+    for d in drafts:
+        if d.id not in decided:
+            repo.add_feedback(session, review_id=review_id, kind="regenerated", draft_id=d.id,
+                              decision_ms=_elapsed_ms(d.created_at))
 
 
 def decide(
@@ -62,6 +91,8 @@ def decide(
                 f"Review {review_id} has no draft to decide on.",
                 f"Run 'replydesk draft {review_id}' first.",
             )
+        if decision_ms is None:
+            decision_ms = _elapsed_ms(draft.created_at)
         if action == "reject":
             repo.add_feedback(session, review_id=review_id, kind="rejected", draft_id=draft.id,
                               decision_ms=decision_ms)
