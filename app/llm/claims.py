@@ -14,7 +14,9 @@ percentage is also supported by the same bare number in a source ("parking is 50
 Offers (refunds, discounts, vouchers, free items, compensation, credit, upgrades) are supported
 only by the business profile or the retrieved context: a reviewer *asking* for a refund does not
 make promising one safe, only the business's own policy does. A negated mention ("no refunds",
-"non-refundable") supports only a negated offer in the draft.
+"non-refundable") supports only a negated offer in the draft. Phone numbers, e-mail and web
+addresses are business-only too: a review can plant a scammer's number ("reply with +1 555 ...")
+that a draft must not repeat as the business's contact.
 
 Staff names are supported by any source, the review included (the reviewer named the person), and
 by the explicit ``staff_names`` list.
@@ -543,12 +545,16 @@ class _Evidence:
         return ("..." if lo > first else "") + snippet + (" ..." if hi < last else "")
 
 
+# Claims only the business's own sources can support (not the review).
+_BUSINESS_ONLY = frozenset({"offer", "phone", "email", "url"})
+
+
 def _source_keys(text: str, *, offers: bool) -> Iterator[tuple[Key, int, int]]:
     """Every value ``text`` vouches for, with where it is, for citing it in a reason."""
     spans = _extract(text)
     typed = [s for s in spans if s.kind != "number"]
     for s in typed:
-        if offers or s.kind != "offer":
+        if offers or s.kind not in _BUSINESS_ONLY:
             for key in s.provides:
                 yield key, s.start, s.end
     for m in _NUMERAL_RE.finditer(text):

@@ -39,6 +39,9 @@ _CONTROL = re.compile(
     r"<\|[^|<>\n]{0,40}\|>"  # ChatML / Llama 3 / Phi: <|im_start|>, <|eot_id|>, <|system|>
     r"|</?s>|\[/?INST\]|<<\s*/?SYS\s*>>"  # Llama 2 / Mistral
     r"|<(?:start|end)_of_turn>|<bos>|<eos>"  # Gemma
+    r"|</?[A-Za-z][\w-]{0,40}>"  # tag-shaped tokens: <file_sep>, <think>, <tool_call>, <pad>
+    r"|(?-i:\[/?[A-Z][A-Z_]{1,30}\])"  # Mistral: [SYSTEM_PROMPT], [TOOL_CALLS], [AVAILABLE_TOOLS]
+    r"|<｜[^｜\n]{0,40}｜>"  # DeepSeek: <｜User｜>, <｜begin▁of▁sentence｜>
     r"|<{3,}|>{3,}",  # our fences
     re.IGNORECASE,
 )
