@@ -35,9 +35,9 @@ def _jsonable(obj: Any) -> Any:
 class Output:
     """Prints human text, or one JSON document when ``--json`` is given."""
 
-    def __init__(self, as_json: bool, stream: TextIO = sys.stdout) -> None:
+    def __init__(self, as_json: bool, stream: TextIO | None = None) -> None:
         self.as_json = as_json
-        self.stream = stream
+        self.stream = stream or sys.stdout  # looked up now, so redirected output is honoured
 
     def text(self, line: str = "") -> None:
         if not self.as_json:
