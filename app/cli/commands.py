@@ -7,9 +7,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from app.cli import drafting, feedback, kb, models, reviews
+    from app.cli import drafting, feedback, kb, models, reviews, settings
 
-    for module in (reviews, drafting, models, feedback, kb):
+    for module in (reviews, drafting, models, feedback, kb, settings):
         module.register(sub)
 
 

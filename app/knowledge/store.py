@@ -56,12 +56,19 @@ class ChromaStore:
                 settings = Settings(anonymized_telemetry=False)
                 if self.url:
                     u = urlparse(self.url)
-                    self._client = chromadb.HttpClient(
-                        host=u.hostname or "localhost",
-                        port=u.port or (443 if u.scheme == "https" else 8000),
-                        ssl=u.scheme == "https",
-                        settings=settings,
-                    )
+                    try:
+                        self._client = chromadb.HttpClient(
+                            host=u.hostname or "localhost",
+                            port=u.port or (443 if u.scheme == "https" else 8000),
+                            ssl=u.scheme == "https",
+                            settings=settings,
+                        )
+                    except Exception as exc:  # ValueError or an httpx error, by version
+                        raise KnownError(
+                            f"Cannot reach the Chroma server at {self.url}: {exc}",
+                            "Start it ('chroma run --path DIR --port N'), or set chroma_url "
+                            "to '' in Settings to use the knowledge base in the data folder.",
+                        ) from exc
                 else:
                     assert self.path is not None
                     self.path.mkdir(parents=True, exist_ok=True)
