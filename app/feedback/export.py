@@ -276,10 +276,13 @@ def _hf(folder: Path, derived: Derived) -> None:
     was_enabled = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # the CLI and the GUI report progress themselves
     try:
-        DatasetDict({
+        splits = DatasetDict({
             "preference": table(list(derived.pairs), ("prompt", "chosen", "rejected", "metadata")),
             "kto": table(list(derived.kto), ("prompt", "completion", "label", "metadata")),
-        }).save_to_disk(str(folder))
+        })
+        # an empty split needs one (empty) shard file, or load_from_disk fails on it
+        empty = {name: 1 for name, split in splits.items() if split.num_rows == 0}
+        splits.save_to_disk(str(folder), num_shards=empty or None)
     finally:
         if was_enabled:
             datasets.enable_progress_bars()

@@ -148,20 +148,25 @@ def _messages(prompt: Sequence[dict[str, Any]]) -> Messages:
     return [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt]
 
 
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
 def pair_key(prompt: Sequence[dict[str, Any]], chosen: str, rejected: str) -> str:
-    """Stable id of a pair's content: the dedup key for exports and ``import-feedback``."""
-    raw = _canonical(["pair", _messages(prompt), chosen.strip(), rejected.strip()])
+    """Stable id of a pair's content (replies up to white space): the dedup key for exports
+    and ``import-feedback``."""
+    raw = _canonical(["pair", _messages(prompt), _flat(chosen), _flat(rejected)])
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def kto_key(prompt: Sequence[dict[str, Any]], completion: str) -> str:
     """Stable id of a prompt and completion (the label is what a later decision may change)."""
-    raw = _canonical(["kto", _messages(prompt), completion.strip()])
+    raw = _canonical(["kto", _messages(prompt), _flat(completion)])
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()) == " ".join(b.split())
+    return _flat(a) == _flat(b)
 
 
 def empty_metadata() -> dict[str, Any]:

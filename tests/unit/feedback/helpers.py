@@ -1,0 +1,34 @@
+"""Driving real decisions through the services, with the scripted engine."""
+
+from __future__ import annotations
+
+from app.core.types import DraftDTO, ImportedReview
+from app.services.core import ReplyDesk
+from app.services.decisions import decide
+from app.services.drafting import DraftRequest, draft
+from app.store import repo
+
+
+def add_review(
+    core: ReplyDesk, text: str, *, author: str | None = "Sarah Jones", rating: int = 2,
+    platform: str = "google", language: str | None = "en",
+) -> int:
+    with core.db.session() as session:
+        business = repo.default_business(session)
+        business.sign_off = "Maria, General Manager"
+        writer = repo.ReviewWriter(session, business.id)
+        writer.add(ImportedReview(line=1, text=text, rating=rating, platform=platform,
+                                  author=author, language=language))
+        session.flush()
+        return max(r.id for r in repo.list_reviews(session, limit=None))
+
+
+def make_drafts(core: ReplyDesk, review_id: int, *replies: str) -> list[DraftDTO]:
+    """Draft once (one variant per reply when several are given)."""
+    core.fake_engine.replies = list(replies)  # type: ignore[attr-defined]
+    core.fake_engine.calls.clear()  # type: ignore[attr-defined]
+    request = DraftRequest(review_id=review_id, variants=len(replies), seed=7)
+    return [e for e in draft(core, request) if isinstance(e, DraftDTO)]
+
+
+__all__ = ["add_review", "decide", "make_drafts"]
