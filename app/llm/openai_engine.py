@@ -8,6 +8,7 @@ the app needs no extra dependency for it.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import threading
 import urllib.error
@@ -88,6 +89,7 @@ class OpenAIChatEngine:
             body["seed"] = params.seed
         resp = self._request("/chat/completions", body)
         self._prompt_tokens = 0
+        finished = False  # a finish_reason came: the reply is complete even without [DONE]
         try:
             for raw in resp:
                 if cancel.is_set():
@@ -105,14 +107,22 @@ class OpenAIChatEngine:
                     piece = (choice.get("delta") or {}).get("content")
                     if piece:
                         yield piece
-        except (OSError, ValueError) as exc:
-            raise RemoteEngineError(
-                f"The connection to the inference server at {self.base_url} broke off "
-                f"mid-draft: {exc}.",
-                "The text written so far was kept. Check the server, then try again.",
-            ) from exc
+                    finished = finished or bool(choice.get("finish_reason"))
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise self._broken(exc) from exc
         finally:
             resp.close()
+        if not finished and not cancel.is_set():
+            # A server killed mid-reply just closes the connection; only the missing end marker
+            # tells a cut-off draft from a short one.
+            raise self._broken("the stream ended before the reply was complete")
+
+    def _broken(self, reason: object) -> RemoteEngineError:
+        return RemoteEngineError(
+            f"The connection to the inference server at {self.base_url} broke off "
+            f"mid-draft: {reason}.",
+            "The text written so far was kept. Check the server, then try again.",
+        )
 
     def close(self) -> None:
         """Nothing to release: each draft is its own HTTP request."""

@@ -18,6 +18,7 @@ PIECES = ["Thank", " you", " for", " staying", " with", " us", "."]
 
 class Handler(BaseHTTPRequestHandler):
     break_after: int | None = None
+    cut_after: int | None = None  # close the connection, as a killed server does
     requests: list[dict] = []
 
     def log_message(self, *args: object) -> None:
@@ -41,6 +42,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"data: {not json")
                 self.wfile.flush()
                 return
+            if Handler.cut_after is not None and i == Handler.cut_after:
+                return
             chunk = {"choices": [{"delta": {"content": piece}}]}
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
@@ -50,7 +53,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    Handler.break_after = None
+    Handler.break_after = Handler.cut_after = None
     Handler.requests = []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -92,6 +95,16 @@ def test_connection_broken_mid_draft_is_a_clear_error(server: str) -> None:
             got.append(piece)
     assert got == PIECES[:3]
     assert "kept" in info.value.hint
+
+
+def test_a_stream_cut_off_without_its_end_marker_is_an_error(server: str) -> None:
+    Handler.cut_after = 4
+    got = []
+    with pytest.raises(RemoteEngineError, match="ended before the reply was complete"):
+        for piece in OpenAIChatEngine(server, "smol").stream(MSGS, SamplingParams(),
+                                                             threading.Event()):
+            got.append(piece)
+    assert got == PIECES[:4]
 
 
 def test_unreachable_server() -> None:
