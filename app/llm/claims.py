@@ -553,7 +553,9 @@ def _source_keys(text: str, *, offers: bool) -> Iterator[tuple[Key, int, int]]:
     """Every value ``text`` vouches for, with where it is, for citing it in a reason."""
     spans = _extract(text)
     typed = [s for s in spans if s.kind != "number"]
+    inside_typed = bytearray(len(text))  # a lookup per numeral, not a scan (long reviews)
     for s in typed:
+        inside_typed[s.start : s.end] = b"\x01" * (s.end - s.start)
         if offers or s.kind not in _BUSINESS_ONLY:
             for key in s.provides:
                 yield key, s.start, s.end
@@ -562,7 +564,7 @@ def _source_keys(text: str, *, offers: bool) -> Iterator[tuple[Key, int, int]]:
         if value is None:
             continue
         yield ("anynum", value), m.start(), m.end()
-        if all(m.end() <= s.start or m.start() >= s.end for s in typed):
+        if not any(inside_typed[m.start() : m.end()]):
             yield ("num", value), m.start(), m.end()
     for m in _WORD_RE.finditer(text):
         yield ("name", m.group(0).casefold()), m.start(), m.end()
