@@ -267,5 +267,5 @@ def test_a_draft_that_repeats_the_business_profile_is_never_flagged(
 ) -> None:
     assume("\n" not in noise)
     findings = check_claims(f"{noise} {fact}", review=review, profile=[fact])
-    flagged = [f for f in findings if not f.supported and fact.find(f.text) >= 0]
+    flagged = [f for f in findings if not f.supported and f.start > len(noise)]
     assert flagged == []
