@@ -57,6 +57,18 @@ def local_engine(core: ReplyDesk) -> ChatEngine:
     )
 
 
+def remote_engine(core: ReplyDesk) -> ChatEngine:
+    """An OpenAI-compatible server (llama.cpp server, vLLM, LM Studio) chosen in settings."""
+    from app.llm.openai_engine import OpenAIChatEngine
+
+    s = core.settings
+    return OpenAIChatEngine(s.openai_base_url, s.openai_model)
+
+
+def configured_engine(core: ReplyDesk) -> ChatEngine:
+    return remote_engine(core) if core.settings.llm_backend == "openai" else local_engine(core)
+
+
 def knowledge_retriever(core: ReplyDesk) -> Retriever | None:
     """The business knowledge base in the data folder (Chroma and the embedder load on use)."""
     from app.services.knowledge import open_knowledge_base
@@ -69,7 +81,7 @@ class ReplyDesk:
         self,
         data_dir: Path,
         *,
-        engine_factory: EngineFactory = local_engine,
+        engine_factory: EngineFactory = configured_engine,
         retriever_factory: RetrieverFactory = knowledge_retriever,
     ) -> None:
         self.data_dir = ensure_private_dir(Path(data_dir))

@@ -125,11 +125,17 @@ def draft(
         timings = Timings(load_ms=load_ms if variant == 0 else 0.0)
         pieces: list[str] = []
         started = time.perf_counter()
-        for piece in engine.stream(messages, params, cancel):
+        broken: KnownError | None = None
+        try:
+            for piece in engine.stream(messages, params, cancel):
+                if not pieces:
+                    timings.ttft_ms = (time.perf_counter() - started) * 1000
+                pieces.append(piece)
+                yield TokenEvent(variant, piece)
+        except KnownError as exc:  # e.g. a remote server went away: keep what was written
             if not pieces:
-                timings.ttft_ms = (time.perf_counter() - started) * 1000
-            pieces.append(piece)
-            yield TokenEvent(variant, piece)
+                raise
+            broken = exc
         timings.total_ms = (time.perf_counter() - started) * 1000
         timings.tokens = len(pieces)
         timings.prompt_tokens = engine.prompt_tokens()
@@ -140,8 +146,8 @@ def draft(
             profile=profile_lines(subject.business),
             context=[c.text for c in chunks],
         )
-        with core.db.session() as session:
-            yield repo.add_draft(
+        with core.db.session() as session:  # committed before the draft is handed out
+            stored = repo.add_draft(
                 session,
                 review_id=subject.review_id,
                 business_id=subject.business.id,
@@ -156,5 +162,8 @@ def draft(
                 claims=claims,
                 timings=timings.as_dict(),
                 variant_group=group,
-                stopped=cancel.is_set(),
+                stopped=cancel.is_set() or broken is not None,
             )
+        yield stored
+        if broken is not None:
+            raise broken

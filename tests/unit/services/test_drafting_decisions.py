@@ -148,3 +148,29 @@ def test_decide_without_a_draft_or_with_empty_text(core) -> None:
     with pytest.raises(KnownError, match="empty"):
         decide(core, rid, "edit", final_text="   ")
     assert decide(core, rid, "skip").status == "skipped"
+
+
+def test_engine_failure_mid_draft_keeps_the_text_written_so_far(core) -> None:
+    from app.llm.openai_engine import RemoteEngineError
+
+    class Breaking:
+        info = core.fake_engine.info
+
+        def stream(self, messages, params, cancel):
+            yield "Thank you"
+            yield " for"
+            raise RemoteEngineError("The connection broke off mid-draft.")
+
+        def prompt_tokens(self) -> int:
+            return 0
+
+        def close(self) -> None:
+            pass
+
+    core._engine = Breaking()
+    got: list[object] = []
+    with pytest.raises(RemoteEngineError):
+        for event in draft(core, DraftRequest(review_id=_review_id(core, "r1"))):
+            got.append(event)
+    stored = [e for e in got if isinstance(e, DraftDTO)]
+    assert len(stored) == 1 and stored[0].text == "Thank you for" and stored[0].stopped
