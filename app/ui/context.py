@@ -1,0 +1,112 @@
+"""What every screen shares: the core, the worker threads and the error presenter.
+
+The core (database, settings, registry) is opened on the DB worker, so the window is on screen
+before SQLAlchemy, Alembic or llama.cpp are even imported; ``ready`` fires once it is open, and
+the model then loads on the LLM thread with its progress shown in the status bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.errors import KnownError
+from app.ui.errors import ErrorPresenter
+from app.ui.workers import LlmThread, TaskWorker
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from app.services.core import ReplyDesk
+
+CoreFactory = Callable[[], "ReplyDesk"]
+
+
+def default_core_factory(data_dir: Path) -> CoreFactory:
+    def open_core() -> ReplyDesk:
+        from app.services.core import ReplyDesk
+
+        return ReplyDesk(data_dir)
+
+    return open_core
+
+
+class AppContext(QObject):
+    ready = Signal()
+    openFailed = Signal(object)  # KnownError: the data folder could not be opened
+    modelState = Signal(str, str)  # state (loading|ready|failed), text for the status bar
+    reviewsChanged = Signal()  # an import (or a decision elsewhere) changed the inbox
+    knowledgeChanged = Signal()
+    settingsChanged = Signal(object)
+
+    def __init__(self, core_factory: CoreFactory, presenter: ErrorPresenter,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._core_factory = core_factory
+        self.presenter = presenter
+        self.core: ReplyDesk | None = None
+        self.db = TaskWorker("replydesk-db", self)  # opening the core, queries, decisions
+        self.tasks = TaskWorker("replydesk-tasks", self)  # import, indexing, export
+        self.llm: LlmThread | None = None
+        for worker in (self.db, self.tasks):
+            worker.failed.connect(presenter.known)
+            worker.crashed.connect(presenter.crash)
+        self._closed = False
+
+    def start(self) -> None:
+        self.db.submit(lambda _job: self._core_factory(), name="open",
+                       on_done=self._opened, on_error=self._open_failed)
+
+    def _opened(self, core: ReplyDesk) -> None:
+        if self._closed:
+            core.close()
+            return
+        self.core = core
+        self.llm = LlmThread(core, self)
+        w = self.llm.worker
+        w.modelLoading.connect(lambda: self.modelState.emit("loading", "Loading the model…"))
+        w.modelLoaded.connect(self._model_loaded)
+        w.modelFailed.connect(self._model_failed)
+        w.settingsApplied.connect(self.settingsChanged)
+        w.crashed.connect(self.presenter.crash)
+        self.ready.emit()
+        self.llm.load_model()
+
+    def _open_failed(self, exc: KnownError) -> None:
+        self.openFailed.emit(exc)
+        self.presenter.known(exc, "ReplyDesk cannot open its data folder")
+
+    def _model_loaded(self, info: Any) -> None:
+        core = self.core
+        load = f" in {core.engine_load_ms / 1000:.1f} s" if core and core.engine_load_ms else ""
+        adapter = f" + {info.adapter}" if info.adapter else ""
+        self.modelState.emit("ready", f"{info.model_name}{adapter} ready{load}")
+
+    def _model_failed(self, exc: KnownError) -> None:
+        self.modelState.emit("failed", "The model did not load")
+        self.presenter.known(exc, "The model could not be loaded")
+
+    def show_error(self, exc: KnownError) -> None:
+        self.presenter.known(exc)
+
+    def threads_running(self) -> bool:
+        workers: list[Any] = [self.db, self.tasks, *([self.llm] if self.llm else [])]
+        return any(w.running() for w in workers)
+
+    def shutdown(self) -> None:
+        """Stop everything: cancel events first, then quit and wait for each thread."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.llm is not None:
+            self.llm.stop()
+        self.tasks.cancel_all()
+        self.db.cancel_all()
+        if self.llm is not None:
+            self.llm.shutdown()
+        self.tasks.shutdown()
+        self.db.shutdown()
+        if self.core is not None:
+            self.core.close()
