@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from app.core.types import DraftDTO, ImportedReview
+from app.core.types import DraftDTO, ImportedReview, RetrievedChunk
 from app.services.core import ReplyDesk
 from app.services.decisions import decide
 from app.services.drafting import DraftRequest, draft
 from app.store import repo
+
+CHUNKS = [
+    RetrievedChunk("doc1:0", "doc1", "policies.md", "Rooms are cleaned daily by 2 pm.", 0.81),
+    RetrievedChunk("doc2:3", "doc2", "faq.md", "Breakfast is served from 7 to 10.", 0.64),
+]
+
+
+class FakeRetriever:
+    """A knowledge base that always finds the same two snippets."""
+
+    def retrieve(self, business_id: int, query: str, k: int, min_score: float
+                 ) -> list[RetrievedChunk]:
+        return list(CHUNKS)
 
 
 def add_review(
@@ -31,4 +44,4 @@ def make_drafts(core: ReplyDesk, review_id: int, *replies: str) -> list[DraftDTO
     return [e for e in draft(core, request) if isinstance(e, DraftDTO)]
 
 
-__all__ = ["add_review", "decide", "make_drafts"]
+__all__ = ["CHUNKS", "FakeRetriever", "add_review", "decide", "make_drafts"]

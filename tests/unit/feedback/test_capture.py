@@ -9,8 +9,7 @@ from app.feedback.pairs import METADATA_KEYS, kto_key, pair_key
 from app.services import feedback
 from app.services.decisions import decide
 from app.store.models import Draft, FeedbackEvent
-from tests.unit.feedback.conftest import CHUNKS
-from tests.unit.feedback.helpers import add_review, make_drafts
+from tests.unit.feedback.helpers import CHUNKS, add_review, make_drafts
 
 REVIEW = "The room was dirty and nobody at reception cared."
 
