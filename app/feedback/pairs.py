@@ -173,17 +173,39 @@ def empty_metadata() -> dict[str, Any]:
     return dict.fromkeys(METADATA_KEYS)
 
 
+_INT_KEYS = frozenset((
+    "event_id", "review_id", "rating", "draft_id", "chosen_draft_id", "rejected_draft_id",
+    "edit_distance", "token_edit_distance",
+))
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """One metadata value as the type exports use, or None (Arrow needs one type per column)."""
+    try:
+        if key == "sampling":
+            return {str(k): v for k, v in value.items()
+                    if v is None or isinstance(v, (int, float))} if isinstance(value, dict) \
+                else {}
+        if key == "chunk_ids":
+            return [str(v) for v in value] if isinstance(value, list) else []
+        if key == "chunk_scores":
+            return [float(v) for v in value] if isinstance(value, list) else []
+        if value is None or isinstance(value, (dict, list)):
+            return None
+        if key in _INT_KEYS:
+            return int(value)
+        if key == "decision_ms":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def normalise_metadata(meta: dict[str, Any] | None) -> dict[str, Any]:
-    """The metadata with exactly ``METADATA_KEYS`` (missing ones None, unknown ones dropped)."""
-    out = empty_metadata()
-    if meta:
-        out.update({k: v for k, v in meta.items() if k in out})
-    if not isinstance(out["sampling"], dict):
-        out["sampling"] = {}
-    for k in ("chunk_ids", "chunk_scores"):
-        if not isinstance(out[k], list):
-            out[k] = []
-    return out
+    """The metadata with exactly ``METADATA_KEYS`` and their types (missing or unusable values
+    become None, unknown keys are dropped), so rows from any file export together."""
+    meta = meta or {}
+    return {k: _coerce(k, meta.get(k)) for k in METADATA_KEYS}
 
 
 def _metadata(ev: EventRecord, prompt_draft: DraftRecord) -> dict[str, Any]:

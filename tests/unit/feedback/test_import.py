@@ -162,3 +162,23 @@ def test_cli_import_feedback(decided, data_dir: Path, tmp_path: Path, capsys) ->
     assert (result["pairs"], result["duplicates"], result["rejected"]) == (2, 0, 0)
     assert main(["--data-dir", str(other_dir), "import-feedback", str(out)]) == 0
     assert "0 pairs and 0 KTO rows imported, 2 already there" in capsys.readouterr().out
+
+
+def test_rows_with_foreign_metadata_still_export_together(decided, other, tmp_path) -> None:
+    from datasets import load_from_disk
+
+    ours = tmp_path / "ours.jsonl"
+    feedback.export(decided, "dpo", ours)
+    foreign = {"prompt": "Review: noisy.", "chosen": "Sorry about the noise.", "rejected": "Ok.",
+               "metadata": {"review_id": "R-17", "rating": "4", "sampling": {"temp": "hot"},
+                            "chunk_ids": [3], "business": {"nested": True}, "extra": 1}}
+    theirs = tmp_path / "theirs.jsonl"
+    theirs.write_text(json.dumps(foreign) + "\n", encoding="utf-8")
+    assert feedback.import_feedback(other, ours).pairs == 2
+    assert feedback.import_feedback(other, theirs).pairs == 1
+    meta = feedback.derive(other).pairs[-1].metadata
+    assert (meta["review_id"], meta["rating"], meta["sampling"], meta["chunk_ids"],
+            meta["business"]) == (None, 4, {}, ["3"], None)
+    assert "extra" not in meta
+    feedback.export(other, "hf", tmp_path / "ds")
+    assert load_from_disk(str(tmp_path / "ds"))["preference"].num_rows == 3
