@@ -6,21 +6,32 @@ upserts it under deterministic ids, and only then reports a document complete (`
 its caller marks a document indexed only once all its chunks are in the store.  A run killed at
 any point leaves documents that are either complete or not marked: the next run re-embeds the
 latter and the upserts overwrite whatever part of them had landed, without duplicates.
+
+Batches are time-boxed: their size follows the measured speed so that one takes about
+``BATCH_SECONDS``, which bounds how long a cancel (checked between batches) waits on a slow or
+busy CPU.  Storing a batch (Chroma, then the caller's bookkeeping) overlaps with embedding the
+next one on a second thread: torch releases the GIL while it computes, so the store's work comes
+almost for free.  Use it as a context manager, so the storing thread is always joined.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import TracebackType
 
 from app.core.errors import Cancelled
 from app.knowledge.chunking import Chunk, chunk_id
 from app.knowledge.embedding import Embedder
 from app.knowledge.store import ChromaStore
 
-BATCH_CHUNKS = 256
+BATCH_CHUNKS = 256  # the most chunks embedded at once
+MIN_BATCH = 32
+BATCH_SECONDS = 2.0
 
 
 @dataclass
@@ -51,8 +62,19 @@ class BatchIndexer:
         self.on_batch = on_batch
         self.cancel = cancel
         self.batch_chunks = batch_chunks or BATCH_CHUNKS
+        self._size = min(MIN_BATCH * 2, self.batch_chunks)
         self._queue: deque[tuple[_Doc, Chunk]] = deque()
         self._open: deque[_Doc] = deque()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-store")
+        self._storing: tuple[Future[None], list[tuple[_Doc, Chunk]]] | None = None
+
+    def __enter__(self) -> BatchIndexer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Join the storing thread; a batch that failed or was abandoned stays unmarked."""
+        self._pool.shutdown(wait=True)
 
     def add(self, doc_id: str, path: str, chunks: Sequence[Chunk], *, new: bool = False) -> None:
         """Queue a document's chunks (``new``: it has none stored yet); embeds full batches."""
@@ -60,30 +82,47 @@ class BatchIndexer:
         doc = _Doc(doc_id, path, ids, len(chunks), replaces=not new)
         self._open.append(doc)
         self._queue.extend((doc, c) for c in chunks)
-        while len(self._queue) >= self.batch_chunks:
-            self._flush(self.batch_chunks)
-        self._complete()
+        while len(self._queue) >= self._size:
+            self._flush(self._size)
+        if self._storing is None:
+            self._complete()
 
     def finish(self) -> None:
         while self._queue:
-            self._flush(self.batch_chunks)
-        self._complete()
+            self._flush(self._size)
+        self._stored()
 
     def _flush(self, n: int) -> None:
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled
+        started = time.perf_counter()
         batch = [self._queue.popleft() for _ in range(min(n, len(self._queue)))]
         texts = [c.text for _, c in batch]
         vectors = self.embedder.embed(texts)
-        self.store.upsert(
+        per_second = len(batch) / max(time.perf_counter() - started, 1e-6)
+        low = min(MIN_BATCH, self.batch_chunks)
+        self._size = max(low, min(self.batch_chunks, int(per_second * BATCH_SECONDS)))
+        self._stored()
+        future = self._pool.submit(
+            self.store.upsert,
             self.business_id,
             [chunk_id(d.doc_id, c.number) for d, c in batch],
             vectors,
             texts,
             [{"doc_id": d.doc_id, "n": c.number, "path": d.path, "section": c.section}
              for d, c in batch],
-            embedder=self.embedder.name,
+            self.embedder.name,
         )
+        self._storing = (future, batch)
+
+    def _stored(self) -> None:
+        """Wait for the batch being stored, then report it and the documents it completed."""
+        if self._storing is None:
+            self._complete()
+            return
+        future, batch = self._storing
+        self._storing = None
+        future.result()
         for doc, _ in batch:
             doc.remaining -= 1
         if self.on_batch is not None:

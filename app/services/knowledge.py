@@ -293,35 +293,35 @@ def _index(
         report.chunks += chunks
         run.tick()
 
-    indexer = BatchIndexer(kb.store, kb.embedder, bid, on_done=on_done, on_batch=on_batch,
-                           cancel=cancel)
-    run.tick()
-    for f, digest in todo:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled
-        path = str(f)
-        run.current = path
-        known = snapshot.get(path)
-        doc_id = _begin(core, bid, path, digest)
-        if known is None:
-            report.added += 1
-        else:
-            report.updated += 1
-        try:
-            chunks = chunk_blocks(read_blocks(f), humanise(f.stem))
-            if not chunks:
-                raise InputFileError(f"{f} has no text to index.",
-                                     "A scanned PDF needs OCR first.", path=f)
-        except InputFileError as exc:
-            _fail(core, bid, doc_id, exc.message)
-            report.failed.append((path, exc.message))
-            run.done += 1
-            run.done_bytes += sizes[path]
-            run.tick()
-            continue
-        paths_by_id[str(doc_id)] = path
-        indexer.add(str(doc_id), path, chunks, new=known is None)
-    indexer.finish()
+    with BatchIndexer(kb.store, kb.embedder, bid, on_done=on_done, on_batch=on_batch,
+                      cancel=cancel) as indexer:
+        run.tick()
+        for f, digest in todo:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            path = str(f)
+            run.current = path
+            known = snapshot.get(path)
+            doc_id = _begin(core, bid, path, digest)
+            if known is None:
+                report.added += 1
+            else:
+                report.updated += 1
+            try:
+                chunks = chunk_blocks(read_blocks(f), humanise(f.stem))
+                if not chunks:
+                    raise InputFileError(f"{f} has no text to index.",
+                                         "A scanned PDF needs OCR first.", path=f)
+            except InputFileError as exc:
+                _fail(core, bid, doc_id, exc.message)
+                report.failed.append((path, exc.message))
+                run.done += 1
+                run.done_bytes += sizes[path]
+                run.tick()
+                continue
+            paths_by_id[str(doc_id)] = path
+            indexer.add(str(doc_id), path, chunks, new=known is None)
+        indexer.finish()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -229,3 +229,37 @@ def test_the_sample_kit_is_indexed_once_on_first_run(kb_core) -> None:
     assert {Path(d.path).name for d in docs} == {
         "allergen_policy.md", "faq.md", "menu.csv", "opening_hours.md", "refund_policy.pdf"}
     assert kb.ensure_sample_kit(kb_core) is None
+
+
+def test_batches_are_time_boxed_and_the_storing_thread_is_joined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.knowledge.indexer as indexer
+    from app.knowledge.chunking import Chunk
+    from app.knowledge.store import ChromaStore
+
+    clock = [0.0]
+    monkeypatch.setattr(indexer.time, "perf_counter", lambda: clock[0])
+
+    class SlowEmbedder(HashEmbedder):
+        seconds_per_text = 0.0
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            clock[0] += self.seconds_per_text * len(texts)
+            return super().embed(texts)
+
+    store = ChromaStore(tmp_path / "chroma")
+    slow = SlowEmbedder()
+    done: list[tuple[str, int]] = []
+    chunks = [Chunk(n, f"text {n}", "") for n in range(600)]
+    with indexer.BatchIndexer(store, slow, 1, on_done=lambda d, n: done.append((d, n))) as batches:
+        slow.seconds_per_text = 0.001  # fast: batches grow to the maximum
+        batches.add("1", "a", chunks[:300], new=True)
+        slow.seconds_per_text = 0.5  # slow: about 2 s per batch means the minimum size
+        batches.add("2", "b", chunks[300:], new=True)
+        batches.finish()
+    assert slow.calls[:2] == [64, indexer.BATCH_CHUNKS]
+    assert indexer.MIN_BATCH in slow.calls[2:]
+    assert done == [("1", 300), ("2", 300)] and store.count(1) == 600
+    assert not [t for t in threading.enumerate() if t.name.startswith("kb-store")]
+    store.close()
