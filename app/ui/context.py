@@ -56,8 +56,17 @@ class AppContext(QObject):
         self._closed = False
 
     def start(self) -> None:
-        self.db.submit(lambda _job: self._core_factory(), name="open",
+        self.db.submit(lambda _job: self._open(), name="open",
                        on_done=self._opened, on_error=self._open_failed)
+
+    def _open(self) -> ReplyDesk:
+        from app.services import profile
+
+        core = self._core_factory()
+        # The first business exists before any job runs: jobs on two threads that each
+        # created it on demand would make two.
+        profile.businesses(core)
+        return core
 
     def _opened(self, core: ReplyDesk) -> None:
         if self._closed:

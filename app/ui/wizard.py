@@ -7,6 +7,7 @@ the snippets it used and its claim check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +125,9 @@ class KnowledgePage(QWizardPage):
         self.progress = TaskProgress()
         self.result = QLabel("", wordWrap=True, accessibleName="Indexing result")
         self.done = False
+        self.saved = False
+        self.running = False
+        self.use_kit.toggled.connect(lambda _on: self._changed())
         row = QHBoxLayout()
         row.addWidget(self.add)
         row.addWidget(self.index_button)
@@ -137,9 +141,21 @@ class KnowledgePage(QWizardPage):
 
     def initializePage(self) -> None:
         self.use_kit.setChecked(self._wizard.use_sample())
-        self._wizard.save_profile()
+        self.saved = False
+        self.index_button.setEnabled(False)
+        self._wizard.save_profile(then=self._profile_saved)
+
+    def _profile_saved(self) -> None:
+        self.saved = True
+        self.index_button.setEnabled(True)
         if self._wizard.use_sample():
             self.start()
+        else:
+            self.completeChanged.emit()
+
+    def _changed(self) -> None:
+        self.done = False
+        self.completeChanged.emit()
 
     def _choose(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Add documents", str(Path.home()))
@@ -150,8 +166,7 @@ class KnowledgePage(QWizardPage):
             if p not in self.paths:
                 self.paths.append(p)
                 self.list.addItem(str(p))
-        self.done = False
-        self.completeChanged.emit()
+        self._changed()
 
     def start(self) -> None:
         ctx = self._wizard.ctx
@@ -178,6 +193,7 @@ class KnowledgePage(QWizardPage):
             return report
 
         self.done = False
+        self.running = True
         self.index_button.setEnabled(False)
         self.result.setText("")
         job = ctx.tasks.submit(index, name="wizard-index",
@@ -189,6 +205,7 @@ class KnowledgePage(QWizardPage):
 
     def _indexed(self, report: Any) -> None:
         self.progress.finish()
+        self.running = False
         self.index_button.setEnabled(True)
         self.done = True
         if report is not None:
@@ -200,6 +217,7 @@ class KnowledgePage(QWizardPage):
 
     def _failed(self, exc: KnownError) -> None:
         self.progress.finish()
+        self.running = False
         self.index_button.setEnabled(True)
         self.done = True  # drafting still works without documents
         self.result.setText("Indexing failed; you can add documents later.")
@@ -208,13 +226,16 @@ class KnowledgePage(QWizardPage):
 
     def _cancelled(self) -> None:
         self.progress.finish()
+        self.running = False
         self.index_button.setEnabled(True)
         self.done = True
         self.result.setText("Cancelled. What was indexed stays; add more any time.")
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return self.done
+        """Done indexing, or nothing chosen to index (the profile alone works too)."""
+        nothing = not self.use_kit.isChecked() and not self.paths
+        return self.saved and not self.running and (self.done or nothing)
 
 
 class DraftPage(QWizardPage):
@@ -328,15 +349,24 @@ class FirstRunWizard(QWizard):
     def use_sample(self) -> bool:
         return self.welcome.sample.isChecked()
 
-    def save_profile(self) -> None:
+    def save_profile(self, then: Callable[[], None]) -> None:
         core = self.ctx.core
         if core is None:
             return
         from app.services import profile
 
         values = self.profile.form.values()
+
+        def saved(p: Any) -> None:
+            self.profileSaved.emit(p)
+            then()
+
         self.ctx.db.submit(lambda _job: profile.update(core, **values), name="profile-save",
-                           on_done=self.profileSaved.emit)
+                           on_done=saved, on_error=self._profile_failed)
+
+    def _profile_failed(self, exc: KnownError) -> None:
+        self.ctx.presenter.known(exc, "The profile could not be saved")
+        self.back()
 
     def _done(self, _result: int) -> None:
         if self.first_draft.job is not None and self.ctx.llm is not None:
