@@ -164,7 +164,7 @@ class ReplyCounter(QLabel):
         text = self._editor.toPlainText()
         size = len(text.encode("utf-8"))
         who = "Google's" if self.platform in ("", "google") else f"{self.platform}:"
-        self.setText(f"{len(text):,} characters · {size:,} / {self.limit:,} bytes")
+        self.setText(f"{len(text):,} chars · {size:,}/{self.limit:,} bytes")
         self.setToolTip(f"{who} reply limit is {self.limit:,} bytes (UTF-8)")
         name = "counterOver" if size > self.limit else "counter"
         if self.objectName() != name:

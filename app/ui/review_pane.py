@@ -143,6 +143,8 @@ class ReviewPane(QWidget):
         tl.addWidget(self.flag)
         tl.addWidget(self.review_text, 1)
 
+        self.editor = DraftEditor()
+        self.counter = ReplyCounter(self.editor)
         self.draft_button = self._button("draft", "Draft", "Write a reply (Ctrl+G)")
         self.variants_button = self._button("variants", "Variants",
                                             "Write 2–3 replies side by side (Ctrl+Shift+G)")
@@ -155,10 +157,9 @@ class ReviewPane(QWidget):
         for w in (self.draft_button, self.variants_button, self.stop_button):
             bar.addWidget(w)
         bar.addWidget(self.state, 1)
+        bar.addWidget(self.counter)
 
-        self.editor = DraftEditor()
         self.editor.textChanged.connect(self._edited)
-        self.counter = ReplyCounter(self.editor)
         self.variants = VariantsView()
         self.variants.picked.connect(self.pick_variant)
         self.stack = QStackedWidget()
@@ -185,7 +186,6 @@ class ReviewPane(QWidget):
         for w in (self.accept_button, self.edit_button, self.reject_button, self.skip_button):
             decisions.addWidget(w)
         decisions.addStretch(1)
-        decisions.addWidget(self.counter)
         decisions.addWidget(self.copy_button)
 
         middle = QWidget()
@@ -489,7 +489,7 @@ class ReviewPane(QWidget):
     def _edited(self) -> None:
         if self._streaming:
             return
-        self._update_button_labels()
+        self._sync()
         if self.tabs.currentWidget() is self.diff:
             self._update_diff()
 
