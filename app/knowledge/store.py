@@ -71,9 +71,18 @@ class ChromaStore:
                         ) from exc
                 else:
                     assert self.path is not None
-                    self.path.mkdir(parents=True, exist_ok=True)
-                    self._client = chromadb.PersistentClient(path=str(self.path),
-                                                             settings=settings)
+                    try:
+                        self.path.mkdir(parents=True, exist_ok=True)
+                        self._client = chromadb.PersistentClient(path=str(self.path),
+                                                                 settings=settings)
+                    except Exception as exc:  # OSError, or chromadb's error for a damaged file
+                        raise KnownError(
+                            f"The knowledge index in {self.path} cannot be opened: {exc}",
+                            "It may be damaged. Move that folder away, then run 'replydesk kb "
+                            "refresh' to rebuild it from your documents (reviews and replies "
+                            "are not kept there).",
+                            path=self.path,
+                        ) from exc
             return self._client
 
     def collection(self, business_id: int, embedder: str | None = None) -> Any:

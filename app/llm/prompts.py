@@ -29,6 +29,11 @@ REVIEW_OPEN = "<<<REVIEW"
 REVIEW_CLOSE = "REVIEW>>>"
 CONTEXT_OPEN = "<<<BUSINESS FACTS"
 CONTEXT_CLOSE = "BUSINESS FACTS>>>"
+# A review longer than any platform allows (Google: 4,096 characters) is cut in the prompt so the
+# model's context still holds the rules, the facts and the reply.
+MAX_REVIEW_CHARS = 6000
+MAX_TITLE_CHARS = 300
+MAX_AUTHOR_CHARS = 100
 NO_CONTEXT = (
     "No relevant business information was found for this review. Do not state any policy, price, "
     "time, offer or contact detail."
@@ -58,6 +63,10 @@ def escape_untrusted(text: str) -> str:
         return m.group(0).translate(str.maketrans("<>[]", "‹›⟦⟧"))
 
     return _CONTROL.sub(defuse, text.replace("\x00", ""))
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + " […]"
 
 
 def system_message(profile: BusinessProfile, platform: str | None = None) -> str:
@@ -102,10 +111,10 @@ def user_message(
 ) -> str:
     head = [f"Rating: {rating} of 5 stars"]
     if author:
-        head.append(f"Reviewer: {escape_untrusted(author)}")
+        head.append(f"Reviewer: {escape_untrusted(_clip(author, MAX_AUTHOR_CHARS))}")
     if title:
-        head.append(f"Title: {escape_untrusted(title)}")
-    review = "\n".join([*head, f"Text: {escape_untrusted(text)}"])
+        head.append(f"Title: {escape_untrusted(_clip(title, MAX_TITLE_CHARS))}")
+    review = "\n".join([*head, f"Text: {escape_untrusted(_clip(text, MAX_REVIEW_CHARS))}"])
     return (
         f"{context_block(chunks)}\n\n{REVIEW_OPEN}\n{review}\n{REVIEW_CLOSE}\n\n"
         "Write the reply to this review now."

@@ -252,7 +252,11 @@ def _index(
         rows = {d.path: d for d in session.scalars(
             select(KnowledgeDoc).where(KnowledgeDoc.business_id == bid))}
         built_by = kb.store.embedder_of(bid) if rows else None
-        if built_by is not None and built_by != kb.embedder.name:
+        if built_by is None and any(d.chunk_count for d in rows.values()):
+            # The index lost these chunks (its folder was moved away or rebuilt): embed again.
+            for d in rows.values():
+                d.status = "pending"
+        elif built_by is not None and built_by != kb.embedder.name:
             # Another embedding model built these vectors: start the collection again.
             kb.store.drop(bid)
             for d in rows.values():

@@ -59,12 +59,43 @@ def _current_revision(path: Path) -> str | None:
         finally:
             con.close()
     except sqlite3.DatabaseError as exc:
-        raise DatabaseError(
-            f"The database {path} cannot be read: {exc}.",
-            "It may be damaged. Restore a copy from the 'backups' folder next to it, "
-            "or move the file away to start with an empty database.",
+        raise _explain(path, exc) from exc
+
+
+def _explain(path: Path, exc: BaseException) -> DatabaseError:
+    """A message for an SQLite error that says what happened and what to do, by error code."""
+    code = getattr(exc, "sqlite_errorname", "")
+    if code == "SQLITE_FULL":
+        return DatabaseError(
+            f"The disk holding the database {path} is full ({exc}).",
+            "Free some space on that disk, then do it again. What was saved before is kept.",
             path=path,
-        ) from exc
+        )
+    if code in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        backups = path.parent / "backups"
+        restore = (
+            f"Restore the newest copy from {backups}, or move the file away"
+            if backups.is_dir() and any(backups.iterdir())
+            else "Move the file away (there is no copy in the 'backups' folder next to it)"
+        )
+        return DatabaseError(
+            f"The database {path} is damaged and cannot be read ({exc}).",
+            f"{restore} to start with an empty database. ReplyDesk left the file as it is, so "
+            "that 'sqlite3 FILE .recover' can still rescue its contents.",
+            path=path,
+        )
+    if code in ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_IOERR"):
+        return DatabaseError(
+            f"ReplyDesk cannot read or write the database {path} ({exc}).",
+            "Check that the disk is present and writable and that the data folder belongs to "
+            "you.",
+            path=path,
+        )
+    return DatabaseError(
+        f"The database {path} reported an error: {exc}.",
+        "If another ReplyDesk is busy with this data folder, try again in a moment.",
+        path=path,
+    )
 
 
 def _backup(path: Path, revision: str | None) -> Path:
@@ -149,11 +180,7 @@ class Database:
             session.commit()
         except SADatabaseError as exc:
             session.rollback()
-            raise DatabaseError(
-                f"The database {self.path} reported an error: {exc.orig}.",
-                "If another ReplyDesk is busy with this data folder, try again in a moment.",
-                path=self.path,
-            ) from exc
+            raise _explain(self.path, exc.orig or exc) from exc
         except BaseException:
             session.rollback()
             raise

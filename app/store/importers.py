@@ -91,6 +91,9 @@ _EXTENSIONS = {
 _DELIMITERS = (",", ";", "\t", "|")
 _GBP_SIGNS = re.compile(r'"reviews"\s*:\s*\[.*?"(?:starRating|reviewId)"\s*:', re.DOTALL)
 _SEPARATORS = re.compile(r"[\s_.\-]+")
+# csv's default field limit (128 KiB) would reject a long review; a field beyond this is a
+# quote that never closes.
+_MAX_FIELD = 16 * 1024 * 1024
 
 _RATING_WORDS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 _RATING = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:(?:/|out\s+of)\s*5)?\s*(?:stars?)?", re.IGNORECASE)
@@ -120,7 +123,10 @@ def detect_format(path: Path) -> str:
     if by_extension == "csv":
         return _delimited_kind(head)
     if head.lstrip().startswith(("{", "[")):
-        return _json_kind(head)
+        kind = _json_kind(head)
+        if kind == "json" and by_extension == "jsonl" and "\n" not in head.strip():
+            return "jsonl"  # its first record is longer than the head: the extension decides
+        return kind
     if by_extension is not None:
         raise InputFileError(
             f"{path.name} does not contain JSON: it should start with [ or {{.",
@@ -195,6 +201,7 @@ def iter_reviews(
 def _iter_delimited(
     path: Path, delimiter: str | None, mapping: Mapping[str, str], platform: str
 ) -> Iterator[ImportedReview | RowError]:
+    csv.field_size_limit(max(csv.field_size_limit(), _MAX_FIELD))
     with open_text(path) as stream:
         leading: list[str] = []
         for line in stream:

@@ -203,6 +203,8 @@ def test_a_hostile_review_stays_inside_one_fence_without_control_tokens(
     assert "\x00" not in region
     # Nothing is dropped but NUL bytes: the model still reads what the reviewer wrote.
     readable = region.translate(_UNESCAPE)
+    if len(attack) > prompts.MAX_REVIEW_CHARS:  # cut to fit the model's context
+        attack = attack[:prompts.MAX_REVIEW_CHARS].rstrip() + " […]"
     assert f"Text: {attack.replace(chr(0), '').translate(_UNESCAPE)}\n" in readable
     # The static prefix does not change with the review (it stays in the KV cache).
     assert system == _build(BENIGN)[0]
