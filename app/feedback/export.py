@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from app.core.errors import KnownError
 from app.feedback.pairs import Derived, KTORow, PreferencePair
@@ -245,13 +245,10 @@ def redact_row(row: Row, found: dict[str, int] | None = None) -> Row:
     return replace(row, prompt=prompt, completion=out[n], review=review)
 
 
-def _jsonl(f: TextIO, rows: Iterable[Row]) -> int:
-    count = 0
-    for row in rows:
+def _jsonl(f: TextIO, rows: Iterable[Row]) -> None:
+    for count, row in enumerate(rows, 1):
         f.write(json.dumps(row.as_trl(), ensure_ascii=False) + "\n")
-        count += 1
         _checkpoint(f, count)
-    return count
 
 
 def _csv_row(row: Row) -> dict[str, Any]:
@@ -296,8 +293,8 @@ def write(fmt: str, target: Path, derived: Derived, *, redact: bool = False) -> 
     report = ExportReport(path=str(target), format=fmt, redacted=redact)
     if redact:
         derived = Derived(
-            [redact_row(p, report.placeholders) for p in derived.pairs],  # type: ignore[misc]
-            [redact_row(k, report.placeholders) for k in derived.kto],  # type: ignore[misc]
+            [cast(PreferencePair, redact_row(p, report.placeholders)) for p in derived.pairs],
+            [cast(KTORow, redact_row(k, report.placeholders)) for k in derived.kto],
         )
     if fmt in ("dpo", "hf", "csv"):
         report.pairs = len(derived.pairs)
