@@ -7,31 +7,31 @@ its caller marks a document indexed only once all its chunks are in the store.  
 any point leaves documents that are either complete or not marked: the next run re-embeds the
 latter and the upserts overwrite whatever part of them had landed, without duplicates.
 
-Batches are time-boxed: their size follows the measured speed so that one takes about
-``BATCH_SECONDS``, which bounds how long a cancel (checked between batches) waits on a slow or
-busy CPU.  Storing a batch (Chroma, then the caller's bookkeeping) overlaps with embedding the
-next one on a second thread: torch releases the GIL while it computes, so the store's work comes
-almost for free.  Use it as a context manager, so the storing thread is always joined.
+A batch of ``BATCH_CHUNKS`` is sorted by length and embedded in passes of ``EMBED_BATCH``, so
+each pass pads its texts to nearly the same length (as ``SentenceTransformer.encode`` does for one
+big call), and a cancel waits for one short pass at most.  Storing a batch (Chroma, then the
+caller's bookkeeping) overlaps with embedding the next one on a second thread: torch releases the
+GIL while it computes.  Use it as a context manager, so the storing thread is always joined.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 
+import numpy as np
+
 from app.core.errors import Cancelled
 from app.knowledge.chunking import Chunk, chunk_id
 from app.knowledge.embedding import Embedder
 from app.knowledge.store import ChromaStore
 
-BATCH_CHUNKS = 256  # the most chunks embedded at once
-MIN_BATCH = 32
-BATCH_SECONDS = 2.0
+BATCH_CHUNKS = 256  # chunks sorted by length together, then stored together
+EMBED_BATCH = 32  # texts per forward pass of the model
 
 
 @dataclass
@@ -62,7 +62,6 @@ class BatchIndexer:
         self.on_batch = on_batch
         self.cancel = cancel
         self.batch_chunks = batch_chunks or BATCH_CHUNKS
-        self._size = min(MIN_BATCH * 2, self.batch_chunks)
         self._queue: deque[tuple[_Doc, Chunk]] = deque()
         self._open: deque[_Doc] = deque()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-store")
@@ -82,26 +81,26 @@ class BatchIndexer:
         doc = _Doc(doc_id, path, ids, len(chunks), replaces=not new)
         self._open.append(doc)
         self._queue.extend((doc, c) for c in chunks)
-        while len(self._queue) >= self._size:
-            self._flush(self._size)
+        while len(self._queue) >= self.batch_chunks:
+            self._flush(self.batch_chunks)
         if self._storing is None:
             self._complete()
 
     def finish(self) -> None:
         while self._queue:
-            self._flush(self._size)
+            self._flush(self.batch_chunks)
         self._stored()
 
     def _flush(self, n: int) -> None:
-        if self.cancel is not None and self.cancel.is_set():
-            raise Cancelled
-        started = time.perf_counter()
         batch = [self._queue.popleft() for _ in range(min(n, len(self._queue)))]
+        batch.sort(key=lambda item: len(item[1].text))
         texts = [c.text for _, c in batch]
-        vectors = self.embedder.embed(texts)
-        per_second = len(batch) / max(time.perf_counter() - started, 1e-6)
-        low = min(MIN_BATCH, self.batch_chunks)
-        self._size = max(low, min(self.batch_chunks, int(per_second * BATCH_SECONDS)))
+        passes = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled
+            passes.append(self.embedder.embed(texts[start:start + EMBED_BATCH]))
+        vectors = np.concatenate(passes)
         self._stored()
         future = self._pool.submit(
             self.store.upsert,

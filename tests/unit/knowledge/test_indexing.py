@@ -231,35 +231,55 @@ def test_the_sample_kit_is_indexed_once_on_first_run(kb_core) -> None:
     assert kb.ensure_sample_kit(kb_core) is None
 
 
-def test_batches_are_time_boxed_and_the_storing_thread_is_joined(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_batches_are_embedded_in_short_passes_sorted_by_length(tmp_path: Path) -> None:
     import app.knowledge.indexer as indexer
     from app.knowledge.chunking import Chunk
     from app.knowledge.store import ChromaStore
 
-    clock = [0.0]
-    monkeypatch.setattr(indexer.time, "perf_counter", lambda: clock[0])
-
-    class SlowEmbedder(HashEmbedder):
-        seconds_per_text = 0.0
+    class Recording(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lengths: list[list[int]] = []
 
         def embed(self, texts):  # type: ignore[no-untyped-def]
-            clock[0] += self.seconds_per_text * len(texts)
+            self.lengths.append([len(t) for t in texts])
             return super().embed(texts)
 
     store = ChromaStore(tmp_path / "chroma")
-    slow = SlowEmbedder()
+    embedder = Recording()
     done: list[tuple[str, int]] = []
-    chunks = [Chunk(n, f"text {n}", "") for n in range(600)]
-    with indexer.BatchIndexer(store, slow, 1, on_done=lambda d, n: done.append((d, n))) as batches:
-        slow.seconds_per_text = 0.001  # fast: batches grow to the maximum
-        batches.add("1", "a", chunks[:300], new=True)
-        slow.seconds_per_text = 0.5  # slow: about 2 s per batch means the minimum size
-        batches.add("2", "b", chunks[300:], new=True)
-        batches.finish()
-    assert slow.calls[:2] == [64, indexer.BATCH_CHUNKS]
-    assert indexer.MIN_BATCH in slow.calls[2:]
-    assert done == [("1", 300), ("2", 300)] and store.count(1) == 600
+    chunks = [Chunk(n, "word " * (1 + (n * 37) % 90), "") for n in range(300)]
+    with indexer.BatchIndexer(store, embedder, 1, on_done=lambda d, n: done.append((d, n))) as b:
+        b.add("1", "a", chunks[:100], new=True)
+        b.add("2", "b", chunks[100:], new=True)
+        b.finish()
+    assert all(len(p) <= indexer.EMBED_BATCH for p in embedder.lengths)
+    first_batch = [n for p in embedder.lengths[:8] for n in p]
+    assert len(first_batch) == indexer.BATCH_CHUNKS and first_batch == sorted(first_batch)
+    assert done == [("1", 100), ("2", 200)] and store.count(1) == 300
     assert not [t for t in threading.enumerate() if t.name.startswith("kb-store")]
+    store.close()
+
+
+def test_cancel_is_seen_between_passes_and_nothing_of_the_batch_is_stored(tmp_path: Path) -> None:
+    import app.knowledge.indexer as indexer
+    from app.knowledge.chunking import Chunk
+    from app.knowledge.store import ChromaStore
+
+    cancel = threading.Event()
+
+    class Cancelling(HashEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            if len(self.calls) == 2:
+                cancel.set()  # the user clicks Cancel during the third pass
+            return super().embed(texts)
+
+    store = ChromaStore(tmp_path / "chroma")
+    embedder = Cancelling()
+    chunks = [Chunk(n, f"text {n}", "") for n in range(300)]
+    with pytest.raises(Cancelled), indexer.BatchIndexer(
+        store, embedder, 1, on_done=lambda d, n: None, cancel=cancel
+    ) as b:
+        b.add("1", "a", chunks, new=True)
+    assert len(embedder.calls) == 3 and store.count(1) == 0
     store.close()
