@@ -20,16 +20,41 @@ CHATML = (
 )
 
 
+# Larger results of * and ** in a template are refused: "{{ 'x' * 10**12 }}" would exhaust memory.
+_MAX_REPEAT = 1_000_000
+_MAX_EXPONENT = 1024
+
+
 def _raise(message: str) -> None:
     raise ModelError(f"The model's chat template refused the conversation: {message}")
+
+
+@lru_cache(maxsize=1)
+def _sandbox() -> Any:
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class Sandbox(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, int) and abs(right) > _MAX_EXPONENT:
+                raise SecurityError(f"the exponent {right} is too large")
+            if operator == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if isinstance(seq, str | list | tuple) and isinstance(n, int) and (
+                            len(seq) * n > _MAX_REPEAT):
+                        raise SecurityError("a repetition that large is refused")
+            return super().call_binop(context, operator, left, right)
+
+    return Sandbox
 
 
 @lru_cache(maxsize=8)
 def _compile(source: str) -> Any:
     from jinja2 import TemplateError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env = _sandbox()(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = _raise
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
     try:
@@ -48,7 +73,6 @@ def render(
     bos_token: str = "",
     eos_token: str = "",
 ) -> str:
-    from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError
 
     try:
@@ -62,8 +86,14 @@ def render(
         )
     except SecurityError as exc:
         raise ModelError(
-            f"The model's chat template tried something unsafe and was stopped: {exc}.",
+            "The model's chat template tried something unsafe and was stopped: "
+            f"{str(exc).rstrip('.')}.",
             "Do not use this model file; get the model from a source you trust.",
         ) from exc
-    except TemplateError as exc:
-        raise ModelError(f"The model's chat template failed: {exc}.") from exc
+    except ModelError:
+        raise
+    except Exception as exc:  # the template is code from the model file: any failure is its own
+        raise ModelError(
+            f"The model's chat template failed: {str(exc).rstrip('.')}.",
+            "Pick another model, or a GGUF converted with a current llama.cpp.",
+        ) from exc

@@ -110,6 +110,7 @@ def _backup(path: Path, revision: str | None) -> Path:
     finally:
         dst.close()
         src.close()
+    target.chmod(0o600)  # a full copy of the reviews, like the database itself
     return target
 
 
