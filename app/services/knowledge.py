@@ -207,8 +207,10 @@ def ensure_sample_kit(
     cancel: threading.Event | None = None,
     business_id: int | None = None,
 ) -> IndexReport | None:
-    """Index the sample restaurant kit when the business has no documents yet (first run)."""
-    if list_docs(core, business_id):
+    """Index the sample restaurant kit when the business has no documents yet (first run), or
+    finish it when that first run was interrupted; otherwise do nothing and return None."""
+    docs = list_docs(core, business_id)
+    if docs and not any(d.sample and d.status == "pending" for d in docs):
         return None
     return add_paths(core, [sample_kit_dir()], progress=progress, cancel=cancel,
                      business_id=business_id)

@@ -231,6 +231,21 @@ def test_the_sample_kit_is_indexed_once_on_first_run(kb_core) -> None:
     assert kb.ensure_sample_kit(kb_core) is None
 
 
+def test_an_interrupted_first_run_of_the_sample_kit_is_finished_later(
+    kb_core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.knowledge.indexer.BATCH_CHUNKS", 4)
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        kb.ensure_sample_kit(kb_core, cancel=cancel,
+                             progress=lambda p: cancel.set() if p.chunks else None)
+    assert any(d.status == "pending" for d in kb.list_docs(kb_core))
+    report = kb.ensure_sample_kit(kb_core)
+    assert report is not None and not report.failed
+    assert {d.status for d in kb.list_docs(kb_core)} == {"indexed"}
+    assert kb.ensure_sample_kit(kb_core) is None
+
+
 def test_batches_are_embedded_in_short_passes_sorted_by_length(tmp_path: Path) -> None:
     import app.knowledge.indexer as indexer
     from app.knowledge.chunking import Chunk
