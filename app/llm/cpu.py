@@ -41,3 +41,32 @@ def use_extra_buffers(system_info: str, flags: set[str] | None = None) -> tuple[
     if cpu_amx and build_has_amx(system_info):
         return False, "AMX CPU and AMX build: repacking off to avoid llama.cpp's AMX crash"
     return True, "no AMX: default buffers"
+
+
+def load_backends() -> None:
+    """Register llama.cpp's CPU backend when it was built as loadable per-CPU variants.
+
+    The portable build used by the desktop bundle (``GGML_BACKEND_DL`` + ``GGML_CPU_ALL_VARIANTS``,
+    packaging/README.md) ships one ``libggml-cpu-<variant>`` per instruction-set level and links
+    none in.  ggml would look for them next to the executable and in the working directory only,
+    so point it at llama_cpp's own library folder: it scores every variant against this CPU and
+    loads the best.  With a regular build a backend is already registered and nothing happens.
+    Call before ``llama_print_system_info`` (it lists the loaded backend's features).
+    """
+    import ctypes
+
+    import llama_cpp
+
+    lib_dir = Path(llama_cpp.__file__).parent / "lib"
+    # The libggml that libllama linked by its soname (libggml.so.0). The wheel holds copies, not
+    # links, and llama_cpp._ggml opens "libggml.so": a second instance with its own registry.
+    found = sorted(lib_dir.glob("libggml.so.*"), key=lambda p: len(p.name))
+    found += [lib_dir / n for n in ("ggml.dll", "libggml.dylib") if (lib_dir / n).exists()]
+    if not found:
+        return
+    ggml = ctypes.CDLL(str(found[0]))
+    ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
+    if ggml.ggml_backend_reg_count():
+        return
+    ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
+    ggml.ggml_backend_load_all_from_path(str(lib_dir).encode())

@@ -12,7 +12,7 @@ from typing import Any
 from app.core.errors import KnownError, ModelError
 from app.core.types import SamplingParams
 from app.llm import chat_template
-from app.llm.cpu import use_extra_buffers
+from app.llm.cpu import load_backends, use_extra_buffers
 from app.llm.engine import EngineInfo
 from app.llm.gguf import read_gguf
 
@@ -76,6 +76,7 @@ class LlamaCppEngine:
         self.info = info
         self.path = model_path
         self.threads = n_threads or default_threads()
+        load_backends()
         system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
         self.extra_buffers, self.extra_buffers_reason = use_extra_buffers(system_info)
         kwargs: dict[str, Any] = {
