@@ -7,9 +7,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from app.cli import drafting, feedback, kb, models, reviews, settings
+    from app.cli import alignment, drafting, feedback, kb, models, reviews, settings
 
-    for module in (reviews, drafting, models, feedback, kb, settings):
+    for module in (reviews, drafting, models, feedback, kb, settings, alignment):
         module.register(sub)
 
 
