@@ -171,6 +171,10 @@ def cmd_remove(args: argparse.Namespace, data_dir: Path, out: Output) -> int:
         removed = knowledge.remove(core, args.paths, args.business)
     finally:
         core.close()
-    out.result({"removed": removed},
-               lambda: [out.text(f"removed {d.path} ({d.chunk_count} chunks)") for d in removed])
+
+    def human() -> None:
+        for d in removed:
+            out.text(f"removed {d.path} ({d.chunk_count} chunks)")
+
+    out.result({"removed": removed}, human)
     return 0

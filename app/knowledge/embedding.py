@@ -77,7 +77,7 @@ class SentenceTransformerEmbedder:
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
-                hf_logging.disable_progress_bar()
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
                 torch.set_num_threads(self.threads)
                 try:
                     self._model = SentenceTransformer(
