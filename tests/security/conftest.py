@@ -85,5 +85,4 @@ def review_loop(tmp_path_factory: pytest.TempPathFactory) -> Loop:
          "We are sorry the soup was cold. Please call the manager so we can put it right.")
     step("export dpo", "export", "--format", "dpo", "-o", str(out / "dpo.jsonl"))
     step("export kto", "export", "--format", "kto", "-o", str(out / "kto.jsonl"))
-    step("kb search", "kb", "search", "refund")
     return loop

@@ -15,7 +15,7 @@ def test_the_review_loop_runs_without_network(review_loop: Loop) -> None:
     if not review_loop.offline:
         pytest.skip(review_loop.why_not_offline)
     assert list(review_loop.steps) == ["import", "kb add", "reviews", "draft", "decide",
-                                       "export dpo", "export kto", "kb search"]
+                                       "export dpo", "export kto"]
     assert all(p.returncode == 0 for p in review_loop.steps.values())
     draft = review_loop.draft
     assert draft["text"] and draft["model"]["name"]
