@@ -11,7 +11,7 @@ import sys
 import traceback
 from types import TracebackType
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from app import __version__
@@ -32,6 +32,8 @@ class ErrorPresenter(QObject):
         self._parent = parent
 
     def _open(self, box: QMessageBox) -> QMessageBox:
+        from PySide6.QtCore import Qt  # not at import time: see app.ui.theme
+
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.finished.connect(lambda _result, b=box: self._closed(b))

@@ -36,7 +36,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def run(argv: Sequence[str] | None = None, *,
         on_shown: Callable[[MainWindow], None] | None = None) -> int:
-    """Run the app; ``on_shown`` is called once the window is on screen (benchmarks, scripts)."""
+    """Run the app; ``on_shown`` is called once the window has first been painted (benchmarks,
+    scripts); the inbox and review pane are built right after that."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parse(argv)
     # Offline by design: no model hub, no telemetry, whatever the environment says.
@@ -46,7 +47,10 @@ def run(argv: Sequence[str] | None = None, *,
     QApplication.setApplicationName(APP_NAME)
     QApplication.setApplicationVersion(__version__)
     QApplication.setDesktopFileName("replydesk")
-    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    # Fusion everywhere (it honours our palettes), chosen here rather than with setStyle():
+    # that would build QStyle's Python enums before the first paint.
+    style = [] if "-style" in argv else ["-style", "Fusion"]
+    app = QApplication.instance() or QApplication([sys.argv[0], *style, *argv])
     assert isinstance(app, QApplication)
     theme.apply(app)
     app.setWindowIcon(theme.app_icon())
@@ -61,7 +65,7 @@ def run(argv: Sequence[str] | None = None, *,
     window.show()
     QTimer.singleShot(0, ctx.start)
     if on_shown is not None:
-        QTimer.singleShot(0, lambda: on_shown(window))
+        window.firstPainted.connect(lambda: on_shown(window))
     code = app.exec()
     ctx.shutdown()
     return code

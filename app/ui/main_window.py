@@ -6,9 +6,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+    QPaintEvent,
+)
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -21,16 +30,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import theme
-from app.ui.inbox import InboxPanel
 from app.ui.progress import TaskProgress
-from app.ui.review_pane import ReviewPane
-from app.ui.workers import Job
 
 if TYPE_CHECKING:
     from app.core.errors import KnownError
     from app.core.types import ImportReport
     from app.services.decisions import Decision
     from app.ui.context import AppContext
+    from app.ui.inbox import InboxPanel
+    from app.ui.review_pane import ReviewPane
+    from app.ui.workers import Job
 
 REVIEW_FILES = {".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".txt"}
 IMPORT_FILTER = "Review files (*.csv *.tsv *.json *.jsonl *.ndjson);;All files (*)"
@@ -77,6 +86,15 @@ class LazyTab(QWidget):
 
 
 class MainWindow(QMainWindow):
+    """Painted as a light shell first; the inbox and review pane are built right after that first
+    paint (while the database opens on its thread), so the window appears at once."""
+
+    firstPainted = Signal()
+    contentBuilt = Signal()
+    inbox: InboxPanel
+    pane: ReviewPane
+    splitter: QSplitter
+
     def __init__(self, ctx: AppContext, ui_settings: QSettings,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +108,53 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1360, 840)
 
+        self.tabs = QTabWidget(documentMode=True)
+        self.tabs.setAccessibleName("Screens")
+        self.inbox_tab = QWidget()
+        QVBoxLayout(self.inbox_tab).setContentsMargins(0, 0, 0, 0)
+        self.tabs.addTab(self.inbox_tab, theme.icon("inbox"), "Inbox")
+        self.knowledge_tab = LazyTab(self._make_knowledge)
+        self.profile_tab = LazyTab(self._make_profile)
+        self.analytics_tab = LazyTab(self._make_analytics)
+        self.tabs.addTab(self.knowledge_tab, theme.icon("knowledge"), "Knowledge")
+        self.tabs.addTab(self.profile_tab, theme.icon("profile"), "Business profile")
+        self.tabs.addTab(self.analytics_tab, theme.icon("analytics"), "Analytics")
+        self.setCentralWidget(self.tabs)
+
+        self._build_toolbar()
+        self._build_status()
+        self.opening = QLabel("Opening your data…", objectName="muted")
+        self.statusBar().addWidget(self.opening)
+        self.loop_actions: list[QAction] = []
+        self._set_ready(False)
+        ctx.ready.connect(self._ready)
+        ctx.modelState.connect(self._model_state)
+        self._restore_geometry()
+        self._built = False
+        self._painted = False
+        QTimer.singleShot(500, self.build_content)  # in case no paint comes (hidden window)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:  # once the whole first frame is drawn: report it, then build
+            self._painted = True
+            QTimer.singleShot(0, self.firstPainted.emit)
+            QTimer.singleShot(0, self.build_content)
+
+    def build_content(self) -> None:
+        """The inbox, the review pane and the reply-loop shortcuts (idempotent)."""
+        if self._built:
+            return
+        self._built = True
+        from PySide6.QtCore import Qt  # not before the first paint: see app.ui.theme
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.follow_system(app)
+        from app.ui.inbox import InboxPanel
+        from app.ui.review_pane import ReviewPane
+
+        ctx = self.ctx
         self.inbox = InboxPanel(ctx)
         self.pane = ReviewPane(ctx)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -102,27 +167,12 @@ class MainWindow(QMainWindow):
         self.inbox.reviewSelected.connect(self.pane.load)
         self.pane.decided.connect(self._decided)
         self.pane.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-
-        self.tabs = QTabWidget(documentMode=True)
-        self.tabs.setAccessibleName("Screens")
-        self.tabs.addTab(self.splitter, theme.icon("inbox"), "Inbox")
-        self.knowledge_tab = LazyTab(self._make_knowledge)
-        self.profile_tab = LazyTab(self._make_profile)
-        self.analytics_tab = LazyTab(self._make_analytics)
-        self.tabs.addTab(self.knowledge_tab, theme.icon("knowledge"), "Knowledge")
-        self.tabs.addTab(self.profile_tab, theme.icon("profile"), "Business profile")
-        self.tabs.addTab(self.analytics_tab, theme.icon("analytics"), "Analytics")
-        self.setCentralWidget(self.tabs)
-
-        self._build_actions()
-        self._build_status()
-        self.opening = QLabel("Opening your data…", objectName="muted")
-        self.statusBar().addWidget(self.opening)
-        self._set_ready(False)
-        ctx.ready.connect(self._ready)
-        ctx.modelState.connect(self._model_state)
+        self.inbox_tab.layout().addWidget(self.splitter)
         ctx.reviewsChanged.connect(lambda: self.inbox.reload())
-        self._restore_state()
+        self._build_loop_actions()
+        self._restore_splitters()
+        self._set_ready(ctx.core is not None)
+        self.contentBuilt.emit()
 
     # --- building -----------------------------------------------------------------------------
 
@@ -131,15 +181,13 @@ class MainWindow(QMainWindow):
         action = QAction(theme.icon(icon) if icon else QIcon(), text, self)
         if shortcut:
             keys = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(k) for k in keys])
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setShortcuts([QKeySequence(k) for k in keys])  # window-wide by default
         action.setToolTip(f"{tip or text} ({', '.join(keys)})" if shortcut else (tip or text))
         action.triggered.connect(lambda _checked=False: slot())
         self.addAction(action)
         return action
 
-    def _build_actions(self) -> None:
-        pane = self.pane
+    def _build_toolbar(self) -> None:
         self.import_action = self._action("import", "Import reviews…", "Ctrl+I",
                                           self.choose_import, "Import a file of reviews")
         self.export_action = self._action("export", "Export feedback…", "Ctrl+Shift+E",
@@ -150,6 +198,16 @@ class MainWindow(QMainWindow):
                                           "Set up your business and try a first draft")
         self.help_action = self._action(None, "Keyboard shortcuts", "F1", self.show_shortcuts)
         self._action(None, "Quit", "Ctrl+Q", self.close)
+        bar = QToolBar("Main", self)
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)  # text beside the icons: see app.qss (no Qt enums before paint)
+        for a in (self.import_action, self.export_action, self.settings_action,
+                  self.wizard_action):
+            bar.addAction(a)
+        self.addToolBar(bar)
+
+    def _build_loop_actions(self) -> None:
+        pane = self.pane
         self.loop_actions = [
             self._action(None, "Draft", "Ctrl+G", lambda: pane.start_draft(1)),
             self._action(None, "Variants", "Ctrl+Shift+G", lambda: pane.start_draft(None)),
@@ -167,15 +225,6 @@ class MainWindow(QMainWindow):
                          lambda: self._goto(self.inbox.select_previous)),
             self._action(None, "Search", "Ctrl+F", self._focus_search),
         ]
-
-        bar = QToolBar("Main", self)
-        bar.setObjectName("mainToolbar")
-        bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for a in (self.import_action, self.export_action, self.settings_action,
-                  self.wizard_action):
-            bar.addAction(a)
-        self.addToolBar(bar)
 
     def _build_status(self) -> None:
         self.progress = TaskProgress(compact=True)
@@ -224,6 +273,7 @@ class MainWindow(QMainWindow):
     def _ready(self) -> None:
         core = self.ctx.core
         assert core is not None
+        self.build_content()
         self.opening.hide()
         self._set_ready(True)
         self.pane.connect_llm()
@@ -238,13 +288,15 @@ class MainWindow(QMainWindow):
         self.model_label.setText(text)
         self.model_label.setToolTip(text)
 
-    def _restore_state(self) -> None:
+    def _restore_geometry(self) -> None:
         geometry = self.ui_settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         state = self.ui_settings.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
+
+    def _restore_splitters(self) -> None:
         for key, splitter in (("window/splitter", self.splitter),
                               ("window/pane", self.pane.splitter)):
             value = self.ui_settings.value(key)
@@ -255,8 +307,9 @@ class MainWindow(QMainWindow):
         s = self.ui_settings
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
-        s.setValue("window/splitter", self.splitter.saveState())
-        s.setValue("window/pane", self.pane.splitter.saveState())
+        if self._built:
+            s.setValue("window/splitter", self.splitter.saveState())
+            s.setValue("window/pane", self.pane.splitter.saveState())
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -383,6 +436,8 @@ class MainWindow(QMainWindow):
         self.ctx.knowledgeChanged.emit()
 
     def show_shortcuts(self) -> None:
+        from PySide6.QtCore import Qt
+
         rows = "".join(f"<tr><td>{what}</td><td><b>{keys}</b></td></tr>"
                        for what, keys in SHORTCUTS)
         box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts",

@@ -1,4 +1,10 @@
-"""Light and dark themes that follow the system, and SVG icons drawn in the theme's colours."""
+"""Light and dark themes that follow the system, and SVG icons drawn in the theme's colours.
+
+Start-up note: in PySide6 the first ``from PySide6.QtCore import Qt`` builds Python enums for all
+of Qt's ~90 enums (20-40 ms here), and calling ``app.style()`` builds QStyle's; the modules on
+the path to the first paint (this one, errors, context, workers, progress, main_window) import
+``Qt`` inside the functions that need it, and the Fusion style is chosen on the command line.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import os
 from functools import cache
 from string import Template
 
-from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QRect, QRectF, QSize
 from PySide6.QtGui import (
     QColor,
     QGuiApplication,
@@ -48,12 +54,23 @@ def is_dark() -> bool:
     return _colors is DARK or _colors == DARK
 
 
-def _system_dark() -> bool:
+def _forced() -> bool | None:
     forced = os.environ.get(THEME_ENV, "").lower()
-    if forced in ("light", "dark"):
-        return forced == "dark"
-    scheme = QGuiApplication.styleHints().colorScheme()
-    return scheme == Qt.ColorScheme.Dark
+    return forced == "dark" if forced in ("light", "dark") else None
+
+
+def _palette_is_dark(app: QApplication) -> bool:
+    """The platform's own palette, before ours replaces it: dark when the system is dark."""
+    return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def _system_dark() -> bool:
+    forced = _forced()
+    if forced is not None:
+        return forced
+    from PySide6.QtCore import Qt  # builds all of Qt's enums: only after the first paint
+
+    return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
 
 
 def _palette(c: dict[str, str]) -> QPalette:
@@ -74,15 +91,23 @@ def _palette(c: dict[str, str]) -> QPalette:
 
 
 def apply(app: QApplication) -> None:
-    """Style the app for the system's colour scheme now and whenever it changes."""
-    app.setStyle("Fusion")
-    _apply_scheme(app)
-    app.styleHints().colorSchemeChanged.connect(lambda _scheme: _apply_scheme(app))
+    """Style the app for the system's colour scheme (read from the platform palette: asking
+    for ``colorScheme()`` builds all of Qt's enums, 20-40 ms before the first paint)."""
+    forced = _forced()
+    _apply_scheme(app, _palette_is_dark(app) if forced is None else forced)
 
 
-def _apply_scheme(app: QApplication) -> None:
+def follow_system(app: QApplication) -> None:
+    """After the first paint: check the scheme properly, and follow it when it changes."""
+    if is_dark() != _system_dark():
+        _apply_scheme(app, _system_dark())
+    app.styleHints().colorSchemeChanged.connect(
+        lambda _scheme: _apply_scheme(app, _system_dark()))
+
+
+def _apply_scheme(app: QApplication, dark: bool) -> None:
     global _colors
-    _colors = DARK if _system_dark() else LIGHT
+    _colors = DARK if dark else LIGHT
     app.setPalette(_palette(_colors))
     qss = (resources_dir() / "styles" / "app.qss").read_text(encoding="utf-8")
     app.setStyleSheet(Template(qss).safe_substitute(_colors))
@@ -96,6 +121,9 @@ def _svg(name: str) -> bytes:
     return (resources_dir() / "icons" / f"{name}.svg").read_bytes()
 
 
+_pixmaps: dict[tuple[str, str, int, int], QPixmap] = {}  # rendered icons, per colour and size
+
+
 class _SvgIconEngine(QIconEngine):
     """Renders an SVG at any size (sharp at every DPI) in the palette's text colour."""
 
@@ -104,28 +132,34 @@ class _SvgIconEngine(QIconEngine):
         self._name = name
         self._color = color
 
-    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode,
-              state: QIcon.State) -> None:
+    def _color_for(self, mode: QIcon.Mode) -> str:
+        if self._color and mode != QIcon.Mode.Disabled:
+            return _colors.get(self._color, self._color)
         group = (QPalette.ColorGroup.Disabled if mode == QIcon.Mode.Disabled
                  else QPalette.ColorGroup.Active)
-        if self._color and mode != QIcon.Mode.Disabled:
-            color = _colors.get(self._color, self._color)
-        else:
-            color = QApplication.palette().color(group, QPalette.ColorRole.Text).name()
-        data = _svg(self._name).replace(b"currentColor", color.encode())
-        QSvgRenderer(data).render(painter, QRectF(rect))
+        return QApplication.palette().color(group, QPalette.ColorRole.Text).name()
+
+    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode,
+              state: QIcon.State) -> None:
+        painter.drawPixmap(rect, self.pixmap(rect.size(), mode, state))
 
     def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
-        pm = QPixmap(size)
-        pm.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pm)
-        self.paint(painter, QRect(QPoint(0, 0), size), mode, state)
-        painter.end()
+        color = self._color_for(mode)
+        key = (self._name, color, size.width(), size.height())
+        pm = _pixmaps.get(key)
+        if pm is None:
+            pm = QPixmap(size)
+            pm.fill(QColor(0, 0, 0, 0))
+            painter = QPainter(pm)
+            data = _svg(self._name).replace(b"currentColor", color.encode())
+            QSvgRenderer(data).render(painter, QRectF(0, 0, size.width(), size.height()))
+            painter.end()
+            _pixmaps[key] = pm
         return pm
 
     def scaledPixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State,
                      scale: float) -> QPixmap:
-        pm = self.pixmap(size * scale, mode, state)
+        pm = QPixmap(self.pixmap(size * scale, mode, state))
         pm.setDevicePixelRatio(scale)
         return pm
 

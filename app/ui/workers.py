@@ -12,7 +12,6 @@ import itertools
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -47,19 +46,30 @@ def _bug_report(exc: BaseException) -> str:
 # --- generic jobs -------------------------------------------------------------------------------
 
 
-@dataclass
 class Job:
-    """A unit of work for a ``TaskWorker``; ``fn`` gets the job and returns the result."""
+    """A unit of work for a ``TaskWorker``: ``fn(job)`` runs on the worker thread."""
 
-    fn: Callable[[Job], Any]
-    name: str = ""
-    id: int = field(default_factory=lambda: next(_ids))
-    cancel: threading.Event = field(default_factory=threading.Event)
-    on_done: Callable[[Any], None] | None = None
-    on_error: Callable[[KnownError], None] | None = None
-    on_progress: Callable[[Any], None] | None = None
-    on_cancelled: Callable[[], None] | None = None
-    report: Callable[[int, Any], None] | None = None  # set by the runner
+    __slots__ = ("cancel", "fn", "id", "name", "on_cancelled", "on_done", "on_error",
+                 "on_progress", "report")
+
+    def __init__(
+        self,
+        fn: Callable[[Job], Any],
+        name: str = "",
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[KnownError], None] | None = None,
+        on_progress: Callable[[Any], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name
+        self.id = next(_ids)
+        self.cancel = threading.Event()
+        self.on_done = on_done
+        self.on_error = on_error
+        self.on_progress = on_progress
+        self.on_cancelled = on_cancelled
+        self.report: Callable[[int, Any], None] | None = None  # set by the runner
 
     def progress(self, payload: Any) -> None:
         """Called on the worker thread; the payload reaches ``on_progress`` on the UI thread."""
