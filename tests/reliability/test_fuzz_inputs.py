@@ -241,7 +241,7 @@ def test_claim_check_on_50_kb_of_hostile_text_is_fast(text: str) -> None:
 
 def _seconds(text: str) -> float:
     best = float("inf")
-    for _ in range(2):
+    for _ in range(3):
         started = time.perf_counter()
         check_claims("We are sorry.", review=text)
         best = min(best, time.perf_counter() - started)
