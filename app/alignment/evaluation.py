@@ -95,22 +95,33 @@ def reference_logps(model: Any, pairs: Sequence[tuple[Encoded, Encoded]]
                                        reply_logps(model, [p[1] for p in pairs]), strict=True)]
 
 
+def _loglik_accuracy(chosen: Sequence[tuple[float, int]], rejected: Sequence[tuple[float, int]]
+                     ) -> float | None:
+    return _mean([1.0 if c[0] / max(1, c[1]) > r[0] / max(1, r[1]) else 0.0
+                  for c, r in zip(chosen, rejected, strict=True)])
+
+
+def base_preference_metrics(ref: Sequence[tuple[tuple[float, int], tuple[float, int]]]
+                            ) -> dict[str, Any]:
+    """The base model's preference accuracy: its log-likelihoods are the reference's."""
+    return {"pairs": len(ref), "loglik_accuracy": _loglik_accuracy([c for c, _ in ref],
+                                                                   [r for _, r in ref])}
+
+
 def preference_metrics(model: Any, pairs: Sequence[tuple[Encoded, Encoded]],
-                       ref: Sequence[tuple[tuple[float, int], tuple[float, int]]] | None,
+                       ref: Sequence[tuple[tuple[float, int], tuple[float, int]]],
                        beta: float) -> dict[str, Any]:
-    """Accuracy of the implicit rewards on held-out pairs (``ref`` None: the base model)."""
+    """Accuracy of the implicit rewards of an adapted ``model`` on held-out pairs."""
     chosen = reply_logps(model, [p[0] for p in pairs])
     rejected = reply_logps(model, [p[1] for p in pairs])
-    loglik = [c[0] / max(1, c[1]) > r[0] / max(1, r[1]) for c, r in zip(chosen, rejected,
-                                                                     strict=True)]
-    out: dict[str, Any] = {"pairs": len(pairs), "loglik_accuracy": _mean([float(x)
-                                                                          for x in loglik])}
-    if ref is not None:
-        margins = [beta * ((c[0] - rc[0]) - (r[0] - rr[0]))
-                   for c, r, (rc, rr) in zip(chosen, rejected, ref, strict=True)]
-        out["reward_accuracy"] = _mean([1.0 if m > 0 else 0.0 for m in margins])
-        out["reward_margin"] = _mean(margins)
-    return out
+    margins = [beta * ((c[0] - rc[0]) - (r[0] - rr[0]))
+               for c, r, (rc, rr) in zip(chosen, rejected, ref, strict=True)]
+    return {
+        "pairs": len(pairs),
+        "loglik_accuracy": _loglik_accuracy(chosen, rejected),
+        "reward_accuracy": _mean([1.0 if m > 0 else 0.0 for m in margins]),
+        "reward_margin": _mean(margins),
+    }
 
 
 # --- report ------------------------------------------------------------------------------------

@@ -56,10 +56,12 @@ _ASPECT_OF = {stem(w): aspect for aspect, ws in _LEXICON.items() for w in words(
 # Complaint cues mark a sentence (and its points) as negative.  "not"/"no" alone are left out:
 # "did not disappoint" and "no complaints" are praise.
 _COMPLAINT = re.compile(
-    r"\b(?:dirty|rude|bad|poor|worst|terrible|horrible|awful|pathetic|disappoint(?:ing|ed|ment)"
+    r"\b(?:dirty|rude|bad|poor|worst|terrible|horrible|awful|pathetic"
+    r"|(?<!not )disappoint(?:ing|ed|ment)"
     r"|slow|broken|smelly|stink\w*|noisy|unhelpful|unprofessional|overpriced|expensive|issue"
-    r"|problem|complain\w*|unfortunately|worse|mediocre|stale|cold food|not (?:clean|working|"
-    r"good|available|functional|up to|worth|helpful|provided)|did ?n[o']t work|never again"
+    r"|(?<!no )problem|(?<!no )complain\w*|unfortunately|worse|mediocre|stale|cold food"
+    r"|not (?:clean|working|good|available|functional|up to|worth|helpful|provided)"
+    r"|did ?n[o']t work|never again"
     r"|waste|filthy|cockroach\w*|bedbug\w*|leak\w*|delay\w*|hidden charges?|charged extra"
     r"|wait(?:ed|ing)? for)\b",
     re.I,

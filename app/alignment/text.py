@@ -13,7 +13,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 # A greeting line ("Dear Mr Sharma,", "Hi Priya!") is often the only thing a pasted template
 # changes between reviews, so it is dropped before replies are compared.
 _SALUTATION = re.compile(
-    r"^\s*(?:dear|hi|hello|hey|greetings|respected|namaste|namaskar)\b[^\n,!.]*[,!.]?", re.I
+    r"^\s*(?:dear|hi|hello|hey|greetings|respected|namaste|namaskar)\b"
+    r"(?:\s+(?:mr|mrs|ms|dr|miss)\.)?[^\n,!.]*[,!.]?",
+    re.I,
 )
 
 

@@ -511,8 +511,7 @@ def evaluate(core: ReplyDesk, request: EvalRequest, cancel: threading.Event | No
     density = calibrate(model, human_enc or [encode(tokenizer, prompt_list[0], texts["human"][0],
                                                     request.max_length)])
     ref = evaluation.reference_logps(model, encoded_pairs)
-    with model.disable_adapter():
-        models["base"].update(evaluation.preference_metrics(model, encoded_pairs, None, 0.1))
+    models["base"].update(evaluation.base_preference_metrics(ref))
     for name in ("human", "base"):
         models[name].update(evaluation.support_metrics(model, tokenizer, prompt_list,
                                                        texts[name], density, request.max_length))
