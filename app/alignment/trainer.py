@@ -17,6 +17,7 @@ run folder resumes from the last checkpoint.
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import shutil
@@ -230,6 +231,25 @@ def _dataset(rows: Sequence[dict[str, Any]]) -> Any:
                                "rejected": r["rejected"]} for r in rows])
 
 
+def _last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint the Trainer finished writing.
+
+    A kill while a checkpoint is saved leaves a partial folder; the Trainer writes
+    ``trainer_state.json`` last, so a folder whose state does not parse is partial: it is removed
+    and the one before is used.
+    """
+    numbered = [p for p in folder.glob("checkpoint-*") if p.name.rsplit("-", 1)[-1].isdigit()]
+    for path in sorted(numbered, key=lambda p: int(p.name.rsplit("-", 1)[-1]), reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("removing the incomplete checkpoint %s", path)
+            shutil.rmtree(path, ignore_errors=True)
+            continue
+        return str(path)
+    return None
+
+
 def train(
     rows: Sequence[dict[str, Any]],
     source: Path,
@@ -248,7 +268,7 @@ def train(
     """
     import torch
     from peft import LoraConfig, get_peft_model_state_dict
-    from transformers.trainer_utils import get_last_checkpoint
+    from transformers.trainer_callback import PrinterCallback
     from trl import DPOConfig
 
     config = config.validated()
@@ -260,7 +280,7 @@ def train(
     checkpoints = Path(run_dir) / "checkpoints"
     if not resume and checkpoints.exists():
         shutil.rmtree(checkpoints)
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    last = _last_complete_checkpoint(checkpoints)
     loaded = load_trainable(source)
     if cancel.is_set():
         raise Cancelled
@@ -308,6 +328,7 @@ def train(
         peft_config=peft_config,
         callbacks=[callback],
     )
+    trainer.remove_callback(PrinterCallback)  # prints metrics to stdout: breaks 'train --json'
     density = None
     if config.method == "support":
         sample = [encode(loaded.tokenizer, r["prompt"], r["chosen"][0]["content"],

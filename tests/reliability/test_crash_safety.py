@@ -224,3 +224,59 @@ def test_the_kill_hook_really_kills(tmp_path: Path) -> None:
                    check_rc=None)
     assert proc.returncode == KILLED
     assert os.path.exists(tmp_path / "d" / "replydesk.sqlite3")
+
+
+def _pairs_file(path: Path, n: int = 12) -> Path:
+    rows = [{"prompt": [{"role": "system", "content": "You reply to hotel reviews."},
+                        {"role": "user", "content": f"Review {i}: room {i} was noisy and the "
+                                                    "breakfast was cold."}],
+             "chosen": [{"role": "assistant", "content": f"Thank you for staying with us. We "
+                         f"are sorry room {i} was noisy and breakfast was cold; we told the "
+                         "kitchen. We hope to welcome you back."}],
+             "rejected": [{"role": "assistant", "content": "Thank you for your feedback."}]}
+            for i in range(n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_training_killed_midway_resumes_from_its_last_complete_checkpoint(
+    seeded: tuple[Path, list[int]], tmp_path: Path
+) -> None:
+    data, _ = seeded
+    before = snapshot(data)
+    train = ["train", "--pairs", str(_pairs_file(tmp_path / "pairs.jsonl")), "--method", "dpo",
+             "--max-steps", "4", "--save-steps", "1", "--batch-size", "1", "--grad-accum", "1",
+             "--max-length", "128", "--threads", "2"]
+    proc = start_cli(data, *train)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # step 2 is logged, then saved: the kill may land mid-save
+        if b"step 2/4" in line:
+            break
+    else:
+        raise AssertionError(f"training ended early: {proc.stderr.read().decode()[-2000:]}")
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=60) == KILLED
+    proc.stdout.close()
+    proc.stderr.close()
+    (checkpoints,) = list((data / "training").glob("*/checkpoints"))
+    assert (checkpoints / "checkpoint-1" / "trainer_state.json").is_file()
+    assert_intact(data)
+    assert_kept(before, snapshot(data))
+
+    # Whatever the kill left, add the worst case: a folder cut off while being written (the
+    # Trainer writes trainer_state.json last). The next run must resume from a complete one.
+    partial = checkpoints / "checkpoint-3"
+    partial.mkdir()
+    (partial / "adapter_model.safetensors").write_bytes(b"\0" * 100)
+
+    result = run_json(data, *train)
+    metrics = result["report"]["metrics"]
+    assert metrics["resumed_from_step"] in (1, 2) and metrics["steps"] == 4
+    assert not partial.exists()
+    assert Path(result["adapter"]["path"]).is_file()
+    listed = run_json(data, "models", "list")["models"]
+    assert result["adapter"]["name"] in {m["name"] for m in listed}
+    assert_intact(data)
+    assert_kept(before, snapshot(data))
