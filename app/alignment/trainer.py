@@ -47,7 +47,7 @@ class TrainConfig:
     max_steps: int = -1  # > 0 overrides epochs
     batch_size: int = 2  # pairs per step
     grad_accum: int = 1
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     warmup_steps: int = 0
     beta: float = 0.1  # DPO's KL strength
     support_beta: float = 2.0  # scale of the length-normalised preference margin
@@ -59,6 +59,9 @@ class TrainConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.0
     max_length: int = 768
+    # Recompute activations in the backward pass: about a third more compute, but a step of two
+    # 450-token pairs peaked at 7.7 GB without it; the budget is 4 GB.
+    gradient_checkpointing: bool = True
     save_steps: int = 25
     seed: int = 0
     threads: int = 0  # 0 = torch's default
@@ -171,8 +174,8 @@ def _support_trainer_class() -> type:
             m = self._metrics[mode]
             m["rewards/margins"].append(margin.detach().mean().item())
             m["rewards/accuracies"].append((chosen > rejected).float().mean().item())
-            m["logps/chosen"].append(chosen.detach().mean().item())
-            m["logps/rejected"].append(rejected.detach().mean().item())
+            m["support/mean_logp_chosen"].append(chosen.detach().mean().item())
+            m["support/mean_logp_rejected"].append(rejected.detach().mean().item())
             m["support/preference_loss"].append(preference.item())
             m["support/penalty"].append(pen.item())
             m["support/out_mass"].append(policy_out.item())
@@ -299,7 +302,8 @@ def train(
         save_total_limit=2,
         report_to=[],
         disable_tqdm=True,
-        gradient_checkpointing=False,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
         bf16=False,
         fp16=False,
         use_cpu=True,
