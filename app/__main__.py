@@ -4,4 +4,5 @@ import sys
 
 from app.ui.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a helper process (multiprocessing spawn) imports it
+    sys.exit(main())

@@ -222,7 +222,7 @@ def in_process(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     from app.services.core import ReplyDesk
     from app.services.importing import import_reviews
     from app.ui import theme
-    from app.ui.context import AppContext
+    from app.ui.context import AppContext, knowledge_with_embedder_process
     from app.ui.errors import ErrorPresenter
     from app.ui.main_window import MainWindow
 
@@ -235,8 +235,8 @@ def in_process(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     save(data, Settings(first_run_done=True, max_tokens=args.max_tokens))
     cores: list[Any] = []
 
-    def open_core() -> Any:
-        core = ReplyDesk(data)
+    def open_core() -> Any:  # as the app opens it: the embedder runs in a helper process
+        core = ReplyDesk(data, retriever_factory=knowledge_with_embedder_process)
         cores.append(core)
         return core
 

@@ -153,8 +153,8 @@ class AnalyticsView(QWidget):
         self._line(self.reply_chart, labels, [m.reply_rate * 100 for m in months], 100)
         hours = [m.median_response_hours or 0.0 for m in months]
         self._line(self.response_chart, labels, hours, max(hours, default=0) * 1.1 or 24)
-        models = [f"{m.model_name}{' + ' + m.adapter if m.adapter else ''}\n"
-                  f"avg {m.mean_edit_distance or 0:.0f} chars changed" for m in stats.per_model
+        models = [f"{m.model_name}{' + ' + m.adapter if m.adapter else ''} "
+                  f"(Ø {m.mean_edit_distance or 0:.0f} chars changed)" for m in stats.per_model
                   if m.approved]
         rates = [(1 - (m.accepted_unchanged_rate or 0)) * 100 for m in stats.per_model
                  if m.approved]

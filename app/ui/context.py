@@ -7,6 +7,7 @@ the model then loads on the LLM thread with its progress shown in the status bar
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +25,20 @@ if TYPE_CHECKING:
 CoreFactory = Callable[[], "ReplyDesk"]
 
 
+def knowledge_with_embedder_process(core: ReplyDesk) -> Any:
+    """The knowledge base, its embedding model in a helper process (see app.ui.embedder)."""
+    from app.services.knowledge import open_knowledge_base
+    from app.ui.embedder import ProcessEmbedder
+
+    in_process = open_knowledge_base(core).embedder  # not loaded: only its model and name
+    return open_knowledge_base(core, embedder=ProcessEmbedder.like(in_process))
+
+
 def default_core_factory(data_dir: Path) -> CoreFactory:
     def open_core() -> ReplyDesk:
         from app.services.core import ReplyDesk
 
-        return ReplyDesk(data_dir)
+        return ReplyDesk(data_dir, retriever_factory=knowledge_with_embedder_process)
 
     return open_core
 
@@ -119,3 +129,6 @@ class AppContext(QObject):
         self.db.shutdown()
         if self.core is not None:
             self.core.close()
+        embedder = sys.modules.get("app.ui.embedder")
+        if embedder is not None:
+            embedder.close_all()

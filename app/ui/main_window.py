@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([720, 560])
         self.inbox.reviewSelected.connect(self.pane.load)
         self.pane.decided.connect(self._decided)
+        self.pane.draftFinished.connect(self._drafted)
         self.pane.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.inbox_tab.layout().addWidget(self.splitter)
         ctx.reviewsChanged.connect(lambda: self.inbox.reload())
@@ -321,6 +322,11 @@ class MainWindow(QMainWindow):
         event.accept()
 
     # --- the reply loop -----------------------------------------------------------------------
+
+    def _drafted(self, drafts: list[Any]) -> None:
+        review_id = next((d.review_id for d in drafts if d.review_id is not None), None)
+        if review_id is not None:
+            self.inbox.refresh_review(review_id)  # new -> drafted
 
     def _decided(self, decision: Decision) -> None:
         self.inbox.refresh_review(decision.review_id)

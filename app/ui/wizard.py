@@ -256,7 +256,8 @@ class DraftPage(QWizardPage):
         self.output = DraftEditor()
         self.output.setReadOnly(True)
         self.sources = QListWidget(accessibleName="Sources used")
-        self.sources.setMaximumHeight(110)
+        self.sources.setWordWrap(True)
+        self.sources.setMaximumHeight(130)
         self.state = QLabel("", objectName="muted")
         self.job: int | None = None
         self.draft: DraftDTO | None = None
@@ -306,8 +307,8 @@ class DraftPage(QWizardPage):
         self.draft = draft
         self.output.set_text(draft.text, draft.claims)
         for c in draft.sources:
-            self.sources.addItem(f"{Path(c.source).name} · {c.score:.2f}: "
-                                 f"{' '.join(c.text.split())[:160]}")
+            self.sources.addItem(f"{Path(c.source).name} · relevance {c.score:.2f}: "
+                                 f"{' '.join(c.text.split())[:140]}…")
         if not draft.sources:
             self.sources.addItem("No snippets matched this review.")
         bad = sum(1 for c in draft.claims if not c.supported)
