@@ -16,9 +16,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from tests.shared_data import shared_records  # noqa: E402
 
 DEFAULT_MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-SHARED_RECORDS = ROOT.parent / "shared" / "data" / "hotel_reviews_with_replies.jsonl"
+SHARED_RECORDS = shared_records()
 
 
 def machine() -> dict[str, Any]:

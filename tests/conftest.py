@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_data import SHARED_RECORDS
+
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -16,7 +18,7 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ.pop("REPLYDESK_DATA_DIR", None)
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data" / "hotel_reviews_with_replies.jsonl"
+SHARED_DATA = SHARED_RECORDS
 DEFAULT_MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 _real_connect = socket.socket.connect

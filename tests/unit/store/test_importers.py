@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from app.core.errors import InputFileError
 from app.core.types import ImportedReview, RowError
 from app.store.importers import FIELDS, detect_format, iter_reviews, parse_mapping
+from tests.shared_data import SHARED_RECORDS
 
 DATA = Path(__file__).parent / "data"
-SHARED_JSONL = Path("/work/shared/data/hotel_reviews_with_replies.jsonl")
+SHARED_JSONL = SHARED_RECORDS
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
