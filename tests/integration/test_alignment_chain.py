@@ -126,3 +126,28 @@ def test_adapter_writer_matches_transformers_including_the_rotary_permutation(
         correlations.append(float(np.corrcoef((tuned - base).ravel(), delta)[0, 1]))
     assert correlations[0] > 0.7, correlations
     assert correlations[1] < 0.3, correlations
+
+
+def test_reply_only_dpo_loss_equals_trls_own(default_model: Path, tmp_path: Path) -> None:
+    """Both methods score reply positions only (TRL's fused head scores every position on a
+    CPU); for ``dpo`` the loss must still be TRL's, value for value."""
+    import torch
+    from trl import DPOTrainer
+
+    from app.alignment.model import load_trainable
+    from app.alignment.trainer import build_trainer
+
+    config = TrainConfig(method="dpo", batch_size=3, max_length=256, seed=0)
+    trainer = build_trainer(PAIRS, load_trainable(default_model), config, tmp_path)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in trainer.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.02)
+    trainer.model.eval()
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        ours = trainer._compute_loss(trainer.model, batch, False)
+        theirs = DPOTrainer._compute_loss(trainer, trainer.model, batch, False)
+    assert abs(ours.item() - 0.6931) > 1e-3  # the adapter changed something
+    assert ours.item() == pytest.approx(theirs.item(), abs=1e-4)
