@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QElapsedTimer, Qt, QUrl, Signal
+from PySide6.QtCore import QElapsedTimer, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
@@ -360,6 +360,7 @@ class ReviewPane(QWidget):
     def is_streaming(self) -> bool:
         return self._streaming
 
+    @Slot(int, int, str)
     def _token(self, job: int, variant: int, piece: str) -> None:
         if job != self._job or not self._streaming:
             return
@@ -371,6 +372,7 @@ class ReviewPane(QWidget):
         if self._tokens % 8 == 1:
             self.state.setText(f"Writing… {self._tokens} tokens")
 
+    @Slot(int, object)
     def _draft_ready(self, job: int, draft: DraftDTO) -> None:
         if job != self._job:
             return
@@ -381,12 +383,14 @@ class ReviewPane(QWidget):
             self._set_draft(draft)
         self.draft = self.draft or draft
 
+    @Slot(int, object)
     def _draft_failed(self, job: int, exc: KnownError) -> None:
         if job != self._job:
             return
         self.state.setText("The draft failed")
         self.ctx.show_error(exc)
 
+    @Slot(int)
     def _finished(self, job: int) -> None:
         if job != self._job:
             return

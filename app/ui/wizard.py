@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -297,10 +297,12 @@ class DraftPage(QWizardPage):
         self.job = ctx.llm.start_draft(DraftRequest(
             text=self.review.toPlainText(), rating=self.rating.value(), platform="google"))
 
+    @Slot(int, int, str)
     def _token(self, job: int, _variant: int, piece: str) -> None:
         if job == self.job:
             self.output.append_stream(piece)
 
+    @Slot(int, object)
     def _ready(self, job: int, draft: DraftDTO) -> None:
         if job != self.job:
             return
@@ -315,11 +317,13 @@ class DraftPage(QWizardPage):
         self.state.setText(f"Done: {len(draft.sources)} snippet(s) used"
                            + (f", {bad} claim(s) to check (highlighted)" if bad else ""))
 
+    @Slot(int, object)
     def _failed(self, job: int, exc: KnownError) -> None:
         if job == self.job:
             self.state.setText("The draft failed")
             self._wizard.ctx.presenter.known(exc)
 
+    @Slot(int)
     def _finished(self, job: int) -> None:
         if job == self.job:
             self.job = None
