@@ -32,7 +32,13 @@ def order(rows: Sequence[dict[str, Any]], mode: str = "margin", *, seed: int = 0
     if mode == "shuffle":
         random.Random(seed).shuffle(rows)
         return rows
-    keyed = [(margin(r), i, r) for i, r in enumerate(rows)]
-    known = sorted((k for k in keyed if k[0] is not None), key=lambda k: (-k[0], k[1]))
-    unknown = [k for k in keyed if k[0] is None]
-    return [r for _, _, r in known + unknown]
+    known: list[tuple[float, int, dict[str, Any]]] = []
+    unknown: list[dict[str, Any]] = []
+    for i, r in enumerate(rows):
+        m = margin(r)
+        if m is None:
+            unknown.append(r)
+        else:
+            known.append((m, i, r))
+    known.sort(key=lambda k: (-k[0], k[1]))
+    return [r for _, _, r in known] + unknown

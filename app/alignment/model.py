@@ -36,7 +36,7 @@ def load_trainable(source: Path) -> Loaded:
     from transformers.utils import logging as hf_logging
 
     source = Path(source)
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         if source.is_file():
             kwargs = {"gguf_file": source.name}
@@ -49,7 +49,8 @@ def load_trainable(source: Path) -> Loaded:
             config = AutoConfig.for_model(**raw)
             state = loaded.state_dict()
             del loaded
-            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_config(  # type: ignore[no-untyped-call]
+                config, dtype=torch.float32)
             model.load_state_dict(state, strict=False)
             model.tie_weights()
             del state

@@ -74,9 +74,13 @@ def calibrate(model: Any, encoded: Sequence[Encoded], quantile: float = 0.99) ->
 
 def out_of_support(policy_logp: Any, ref_logp: Any, delta: float) -> tuple[Any, Any]:
     """Per position: (policy mass outside the support, reference mass outside it)."""
-    outside = ref_logp < (ref_logp.max(dim=-1, keepdim=True).values - delta)
-    policy_out = (policy_logp.exp() * outside).sum(-1)
-    ref_out = (ref_logp.exp() * outside).sum(-1)
+    import torch
+
+    inside = ref_logp >= (ref_logp.max(dim=-1, keepdim=True).values - delta)
+    # masked_fill keeps a 1-byte mask for the backward pass, not a float copy of it
+    policy_out = policy_logp.exp().masked_fill(inside, 0.0).sum(-1)
+    with torch.no_grad():
+        ref_out = ref_logp.exp().masked_fill_(inside, 0.0).sum(-1)
     return policy_out, ref_out
 
 

@@ -132,9 +132,9 @@ def peak_rss_mb() -> float:
 def _trainer_class() -> type:
     import torch
     import torch.nn.functional as F
-    from trl import DPOTrainer
+    from trl.trainer.dpo_trainer import DPOTrainer
 
-    class ReplyDeskDPOTrainer(DPOTrainer):  # type: ignore[misc]
+    class ReplyDeskDPOTrainer(DPOTrainer):
         """TRL's DPOTrainer with both losses computed on reply positions only.
 
         TRL's fused LM head scores every position on a CPU (prompt included: about 4x the reply
@@ -153,7 +153,7 @@ def _trainer_class() -> type:
         delta: float | None = None
 
         def _compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool) -> Any:
-            mode = "train" if self.model.training else "eval"
+            mode = "train" if model.training else "eval"
             ids, mask = inputs["input_ids"], inputs["attention_mask"]
             shift = inputs["completion_mask"][:, 1:].bool()
             targets = ids[:, 1:][shift]
@@ -212,7 +212,7 @@ def _progress_callback(cancel: threading.Event, on_progress: Callable[[Progress]
                        pairs_per_step: int, history: list[dict[str, float]]) -> Any:
     from transformers import TrainerCallback
 
-    class ProgressCallback(TrainerCallback):  # type: ignore[misc]
+    class ProgressCallback(TrainerCallback):
         def __init__(self) -> None:
             self.started = 0.0
             self.first_step = 0
@@ -282,7 +282,7 @@ def build_trainer(rows: Sequence[dict[str, Any]], loaded: Loaded, config: TrainC
     density model is calibrated here (``trainer.density``)."""
     from peft import LoraConfig
     from transformers.trainer_callback import PrinterCallback
-    from trl import DPOConfig
+    from trl.trainer.dpo_config import DPOConfig
 
     args = DPOConfig(
         output_dir=str(output_dir),

@@ -520,7 +520,7 @@ def evaluate(core: ReplyDesk, request: EvalRequest, cancel: threading.Event | No
             raise Cancelled
         state, alpha, rank = read_lora_gguf(a.path(core.registry.root), loaded.n_head,
                                             loaded.n_head_kv, needs_permute(loaded.architecture))
-        cfg = LoraConfig(r=rank, lora_alpha=alpha,
+        cfg = LoraConfig(r=rank, lora_alpha=int(alpha),
                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
         model.add_adapter(f"a{i}", cfg)
         set_peft_model_state_dict(model, state, adapter_name=f"a{i}")
