@@ -54,19 +54,21 @@ def load_backends() -> None:
     Call before ``llama_print_system_info`` (it lists the loaded backend's features).
     """
     import ctypes
+    import sys
 
-    import llama_cpp
+    import llama_cpp  # loads libllama, and with it libggml
 
-    lib_dir = Path(llama_cpp.__file__).parent / "lib"
-    # The libggml that libllama linked by its soname (libggml.so.0). The wheel holds copies, not
-    # links, and llama_cpp._ggml opens "libggml.so": a second instance with its own registry.
-    found = sorted(lib_dir.glob("libggml.so.*"), key=lambda p: len(p.name))
-    found += [lib_dir / n for n in ("ggml.dll", "libggml.dylib") if (lib_dir / n).exists()]
-    if not found:
-        return
-    ggml = ctypes.CDLL(str(found[0]))
+    # The libggml instance libllama uses, found by its soname among the loaded libraries: the
+    # files beside it are copies (wheels have no links), and opening one by path would load a
+    # second instance with a registry of its own.
+    name = "ggml.dll" if sys.platform == "win32" else "libggml.so.0"
+    try:
+        ggml = ctypes.CDLL(name, mode=getattr(os, "RTLD_NOLOAD", 0))
+    except OSError:
+        return  # another layout (macOS, a static build): its backends are linked in
     ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
     if ggml.ggml_backend_reg_count():
         return
     ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
+    lib_dir = Path(llama_cpp.__file__).parent / "lib"
     ggml.ggml_backend_load_all_from_path(str(lib_dir).encode())
