@@ -63,7 +63,9 @@ def _parse(key: str, raw: str) -> Any:
         if isinstance(default, float):
             return float(raw)
     except ValueError:
-        raise KnownError(f"{key} needs a {type(default).__name__}, not {raw!r}.") from None
+        wanted = ("true or false" if isinstance(default, bool) else
+                  "a whole number" if isinstance(default, int) else "a number")
+        raise KnownError(f"{key} needs {wanted}, not {raw!r}.") from None
     value = raw.strip()
     if key in _URL_KEYS and value and not value.startswith(("http://", "https://")):
         raise KnownError(f"{key} must be an http:// or https:// address, not {raw!r}.",

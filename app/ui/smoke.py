@@ -101,7 +101,11 @@ def run(timeout_s: float = 300.0) -> int:
         data = Path(tmp)
         # No first-run wizard; a short reply is enough to prove the model runs.
         settings.save(data, settings.Settings(first_run_done=True, max_tokens=64))
-        code = gui.run(["--data-dir", str(data)], on_shown=Probe)
+
+        def on_shown(window: MainWindow) -> None:
+            Probe(window)  # the window, its parent, keeps it
+
+        code = gui.run(["--data-dir", str(data)], on_shown=on_shown)
     report["seconds"] = round(time.perf_counter() - started, 2)
     if getattr(sys, "frozen", False):
         report["bundle"] = str(Path(sys.executable).parent)
