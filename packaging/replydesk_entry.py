@@ -16,11 +16,7 @@ def main() -> int:
         from app.cli.main import main as cli
 
         return cli(sys.argv[1:])
-    if "--smoke-test" in sys.argv[1:]:
-        from app.ui import smoke
-
-        return smoke.run()
-    from app.ui.main import main as gui
+    from app.ui.main import main as gui  # also handles --smoke-test
 
     return gui()
 

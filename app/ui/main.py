@@ -30,6 +30,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--data-dir", help="data folder (default: $REPLYDESK_DATA_DIR or the "
                    "platform's user data folder)")
     p.add_argument("--version", action="version", version=f"ReplyDesk {__version__}")
+    p.add_argument("--smoke-test", action="store_true", help="check the install: start "
+                   "offscreen with a throwaway data folder, draft one reply, exit 0 if it worked")
     args, _qt_args = p.parse_known_args(list(argv))
     return args
 
@@ -46,7 +48,7 @@ def run(argv: Sequence[str] | None = None, *,
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     QApplication.setApplicationName(APP_NAME)
     QApplication.setApplicationVersion(__version__)
-    QApplication.setDesktopFileName("replydesk")
+    QApplication.setDesktopFileName("io.github.replydesk.ReplyDesk")  # packaging/linux/
     # Fusion everywhere (it honours our palettes), chosen here rather than with setStyle():
     # that would build QStyle's Python enums before the first paint.
     style = [] if "-style" in argv else ["-style", "Fusion"]
@@ -72,6 +74,10 @@ def run(argv: Sequence[str] | None = None, *,
 
 
 def main() -> int:
+    if _parse(sys.argv[1:]).smoke_test:
+        from app.ui import smoke
+
+        return smoke.run()
     return run()
 
 
