@@ -71,7 +71,7 @@ def summary(core: ReplyDesk, *, last_months: int = 24) -> Summary:
         )
         for created, replied_at in session.execute(q):
             hours = _hours(created, replied_at)
-            if hours is not None:
+            if created is not None and hours is not None:
                 delays[created.strftime("%Y-%m")].append(hours)
         months = [
             MonthStats(m, n, replied, median(delays[m]) if delays[m] else None)

@@ -5,6 +5,7 @@ QtCharts is imported only when this tab is first opened, so it costs nothing at 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCharts import (
@@ -16,7 +17,7 @@ from PySide6.QtCharts import (
     QLineSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QMargins, Qt, Signal
+from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QFrame,
@@ -85,8 +86,6 @@ class _Card(QFrame):
 
 
 class AnalyticsView(QWidget):
-    loaded = Signal()
-
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -160,10 +159,9 @@ class AnalyticsView(QWidget):
                  if m.approved]
         self._bars(self.edits_chart, models or ["no decisions yet"], rates or [0], "Edited",
                    top=100)
-        self.loaded.emit()
 
     @staticmethod
-    def _bars(chart: QChart, labels: list[str], values: list[float], name: str,
+    def _bars(chart: QChart, labels: list[str], values: Sequence[float], name: str,
               top: float | None = None) -> None:
         chart.removeAllSeries()
         for axis in chart.axes():

@@ -57,7 +57,6 @@ class AppContext(QObject):
     ready = Signal()
     openFailed = Signal(object)  # KnownError: the data folder could not be opened
     modelState = Signal(str, str)  # state (loading|ready|failed), text for the status bar
-    reviewsChanged = Signal()  # an import (or a decision elsewhere) changed the inbox
     knowledgeChanged = Signal()
     settingsChanged = Signal(object)
 
@@ -120,10 +119,6 @@ class AppContext(QObject):
 
     def show_error(self, exc: KnownError) -> None:
         self.presenter.known(exc)
-
-    def threads_running(self) -> bool:
-        workers: list[Any] = [self.db, self.tasks, *([self.llm] if self.llm else [])]
-        return any(w.running() for w in workers)
 
     def shutdown(self) -> None:
         """Stop everything: cancel events first, then quit and wait for each thread."""

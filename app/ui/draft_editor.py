@@ -109,12 +109,12 @@ class DraftEditor(QPlainTextEdit):
                 fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
                 fmt.setUnderlineColor(QColor(c["danger"]))
             fmt.setProperty(QTextFormat.Property.FullWidthSelection, False)
-            sel.format = fmt  # type: ignore[attr-defined]
+            sel.format = fmt
             cursor = QTextCursor(self.document())
             cursor.setPosition(min(s.start, self.document().characterCount() - 1))
             cursor.setPosition(min(s.end, self.document().characterCount() - 1),
                                QTextCursor.MoveMode.KeepAnchor)
-            sel.cursor = cursor  # type: ignore[attr-defined]
+            sel.cursor = cursor
             selections.append(sel)
         self.setExtraSelections(selections)
 

@@ -11,7 +11,7 @@ import sys
 import traceback
 from types import TracebackType
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from app import __version__
@@ -19,9 +19,7 @@ from app.core.errors import KnownError
 
 
 class ErrorPresenter(QObject):
-    """Shows messages over ``parent``; ``shown`` carries each dialog (tests close them)."""
-
-    shown = Signal(object)
+    """Shows messages over ``parent``; ``dialogs`` holds the open ones (tests inspect them)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,7 +37,6 @@ class ErrorPresenter(QObject):
         box.finished.connect(lambda _result, b=box: self._closed(b))
         self.dialogs.append(box)
         box.open()
-        self.shown.emit(box)
         return box
 
     def _closed(self, box: QMessageBox) -> None:

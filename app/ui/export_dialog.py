@@ -62,7 +62,7 @@ class ExportDialog(QDialog):
             hint.setContentsMargins(24, 0, 0, 4)
             layout.addWidget(hint)
         self.group.button(0).setChecked(True)
-        self.group.idToggled.connect(lambda _i, on: on and self._format_changed())
+        self.group.idToggled.connect(self._toggled)
 
         redact = ctx.core.settings.redact_exports if ctx.core else True
         self.redact = QCheckBox("Replace reviewer names, e-mail addresses and phone numbers "
@@ -80,8 +80,8 @@ class ExportDialog(QDialog):
         self.progress = TaskProgress()
         self.progress.cancel.hide()
         layout.addWidget(self.progress)
-        self.result = QLabel("", wordWrap=True, accessibleName="Export result")
-        layout.addWidget(self.result)
+        self.outcome = QLabel("", wordWrap=True, accessibleName="Export result")
+        layout.addWidget(self.outcome)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = self.buttons.addButton(
             "Export", QDialogButtonBox.ButtonRole.ActionRole)
@@ -98,6 +98,10 @@ class ExportDialog(QDialog):
     def _default_path(self) -> Path:
         base = Path.home() / "Documents"
         return (base if base.is_dir() else Path.home()) / FORMATS[self.group.checkedId()][2]
+
+    def _toggled(self, _id: int, on: bool) -> None:
+        if on:
+            self._format_changed()
 
     def _format_changed(self) -> None:
         current = Path(self.path.text()) if self.path.text() else None
@@ -125,7 +129,7 @@ class ExportDialog(QDialog):
 
         fmt, path, redact = self.fmt(), Path(text).expanduser(), self.redact.isChecked()
         self.export_button.setEnabled(False)
-        self.result.setText("")
+        self.outcome.setText("")
         job = self.ctx.tasks.submit(
             lambda _job: feedback.export(core, fmt, path, redact=redact),
             name="export", on_done=self._done, on_error=self._failed,
@@ -141,7 +145,7 @@ class ExportDialog(QDialog):
         if report.kto:
             what.append(f"{report.kto:,} labelled example{'s' if report.kto != 1 else ''}")
         redacted = " (redacted)" if report.redacted else ""
-        self.result.setText(f"Exported {' and '.join(what) or 'nothing yet'}{redacted} to "
+        self.outcome.setText(f"Exported {' and '.join(what) or 'nothing yet'}{redacted} to "
                             f"{report.path}")
         self.exported.emit(report)
 

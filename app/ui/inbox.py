@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from app.services.core import ReplyDesk
     from app.services.inbox import InboxFilter, InboxRow
     from app.ui.context import AppContext
+    from app.ui.workers import Job
 
 PAGE = 200
 ReviewIdRole = Qt.ItemDataRole.UserRole + 1
@@ -75,9 +76,6 @@ class InboxModel(QAbstractTableModel):
 
     def total(self) -> int:
         return len(self._ids)
-
-    def loaded(self) -> int:
-        return len(self._rows)
 
     def rowCount(self, parent: _AnyIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -184,18 +182,20 @@ class InboxPanel(QWidget):
     """Filters, counts and the table; emits ``reviewSelected`` with the review id."""
 
     reviewSelected = Signal(int)
-    loaded = Signal(int)  # total rows of the current filter, after each (re)load
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.model = InboxModel(self)
         self._generation = 0
+        self._ids_job: Job | None = None
+        self._shown_id: int | None = None  # the review last announced (a reload keeps it)
         self._pending_select: int | None = None
 
         self.search = QLineEdit(placeholderText="Search reviews (text, title, author)")
         self.search.setClearButtonEnabled(True)
-        self.search.addAction(theme.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search.addAction(theme.icon("search"),
+                          QLineEdit.ActionPosition.LeadingPosition).setText("Search reviews")
         self.search.setAccessibleName("Search reviews")
         self._search_timer = QTimer(self, singleShot=True, interval=250)
         self._search_timer.timeout.connect(self.reload)
@@ -325,7 +325,9 @@ class InboxPanel(QWidget):
         from app.services import inbox
 
         self.summary.setText("Loading…")
-        self.ctx.db.submit(
+        if self._ids_job is not None:
+            self._ids_job.cancel.set()  # a newer filter: skip the older query if not started
+        self._ids_job = self.ctx.db.submit(
             lambda _job: inbox.review_ids(core, f),
             name="inbox",
             on_done=lambda ids: self._ids_loaded(generation, ids),
@@ -352,7 +354,6 @@ class InboxPanel(QWidget):
         self._pending_select = None
         if wanted is not None and self.model.row_of(wanted) >= 0:
             self.select_review(wanted)
-        self.loaded.emit(len(ids))
 
     def _is_unfiltered(self) -> bool:
         f = self.current_filter()
@@ -387,15 +388,13 @@ class InboxPanel(QWidget):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         row = self.model.row_at(current.row())
-        if row is not None:
+        if row is not None and row.id != self._shown_id:  # not again after a reload
+            self._shown_id = row.id
             self.reviewSelected.emit(row.id)
 
     def selected_id(self) -> int | None:
         row = self.model.row_at(self.table.currentIndex().row())
         return row.id if row is not None else None
-
-    def selected_row(self) -> InboxRow | None:
-        return self.model.row_at(self.table.currentIndex().row())
 
     def select_row(self, row: int) -> bool:
         while row >= self.model.rowCount() and self.model.canFetchMore(QModelIndex()):

@@ -41,7 +41,6 @@ class KnowledgePanel(QWidget):
     """Add files or folders (also by drag and drop), watch them index, try retrieval."""
 
     indexed = Signal(object)  # IndexReport
-    docsLoaded = Signal(int)
     searched = Signal(object)  # list[RetrievedChunk]
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -90,7 +89,8 @@ class KnowledgePanel(QWidget):
 
         self.query = QLineEdit(placeholderText="Try a question a reviewer might raise, e.g. "
                                "“Can I get a refund?”", accessibleName="Search the knowledge")
-        self.query.addAction(theme.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.query.addAction(theme.icon("search"),
+                          QLineEdit.ActionPosition.LeadingPosition).setText("Search the knowledge")
         self.query.returnPressed.connect(self.search)
         self.search_button = QPushButton("Search", accessibleName="Search")
         self.search_button.clicked.connect(self.search)
@@ -140,7 +140,6 @@ class KnowledgePanel(QWidget):
                     item.setForeground(Qt.GlobalColor.red)
                 self.table.setItem(row, col, item)
         self.empty.setVisible(not docs)
-        self.docsLoaded.emit(len(docs))
 
     def _open_doc(self) -> None:
         item = self.table.item(self.table.currentRow(), 0)

@@ -64,8 +64,6 @@ SHORTCUTS = (
 class LazyTab(QWidget):
     """A tab whose content is built the first time it is shown (QtCharts etc. load late)."""
 
-    built = Signal(object)
-
     def __init__(self, factory: Callable[[], QWidget], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._factory = factory
@@ -77,7 +75,6 @@ class LazyTab(QWidget):
         if self.content is None:
             self.content = self._factory()
             self._layout.addWidget(self.content)
-            self.built.emit(self.content)
         return self.content
 
     def showEvent(self, event: Any) -> None:
@@ -111,7 +108,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.setAccessibleName("Screens")
         self.inbox_tab = QWidget()
-        QVBoxLayout(self.inbox_tab).setContentsMargins(0, 0, 0, 0)
+        self._inbox_layout = QVBoxLayout(self.inbox_tab)
+        self._inbox_layout.setContentsMargins(0, 0, 0, 0)
         self.tabs.addTab(self.inbox_tab, theme.icon("inbox"), "Inbox")
         self.knowledge_tab = LazyTab(self._make_knowledge)
         self.profile_tab = LazyTab(self._make_profile)
@@ -168,8 +166,7 @@ class MainWindow(QMainWindow):
         self.pane.decided.connect(self._decided)
         self.pane.draftFinished.connect(self._drafted)
         self.pane.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        self.inbox_tab.layout().addWidget(self.splitter)
-        ctx.reviewsChanged.connect(lambda: self.inbox.reload())
+        self._inbox_layout.addWidget(self.splitter)
         self._build_loop_actions()
         self._restore_splitters()
         self._set_ready(ctx.core is not None)

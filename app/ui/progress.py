@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from app.ui import theme
@@ -40,8 +39,6 @@ def counts_of(payload: Any) -> tuple[int, int | None, float | None]:
 
 class TaskProgress(QWidget):
     """Shown while a job runs; Cancel sets the job's cancel event."""
-
-    cancelled = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, compact: bool = False) -> None:
         super().__init__(parent)
@@ -94,4 +91,3 @@ class TaskProgress(QWidget):
             self.job.cancel.set()
             self.cancel.setEnabled(False)
             self.eta.setText("Cancelling…")
-            self.cancelled.emit()

@@ -37,7 +37,6 @@ def _size(entry: ModelEntry) -> str:
 
 
 class SettingsDialog(QDialog):
-    modelsLoaded = Signal()
     modelAdded = Signal(object)  # ModelEntry
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -158,7 +157,6 @@ class SettingsDialog(QDialog):
                 i = combo.findData(select)
                 if i >= 0:
                     combo.setCurrentIndex(i)
-        self.modelsLoaded.emit()
 
     def _choose_gguf(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Add a GGUF model or adapter",

@@ -235,7 +235,7 @@ class KnowledgePage(QWizardPage):
     def isComplete(self) -> bool:
         """Done indexing, or nothing chosen to index (the profile alone works too)."""
         nothing = not self.use_kit.isChecked() and not self.paths
-        return self.saved and not self.running and (self.done or nothing)
+        return bool(self.saved and not self.running and (self.done or nothing))
 
 
 class DraftPage(QWizardPage):
@@ -334,7 +334,6 @@ class DraftPage(QWizardPage):
 
 class FirstRunWizard(QWizard):
     firstDraft = Signal(object)  # DraftDTO (None when it failed)
-    profileSaved = Signal(object)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -352,7 +351,7 @@ class FirstRunWizard(QWizard):
         self.finished.connect(self._done)
 
     def use_sample(self) -> bool:
-        return self.welcome.sample.isChecked()
+        return bool(self.welcome.sample.isChecked())
 
     def save_profile(self, then: Callable[[], None]) -> None:
         core = self.ctx.core
@@ -362,12 +361,8 @@ class FirstRunWizard(QWizard):
 
         values = self.profile.form.values()
 
-        def saved(p: Any) -> None:
-            self.profileSaved.emit(p)
-            then()
-
         self.ctx.db.submit(lambda _job: profile.update(core, **values), name="profile-save",
-                           on_done=saved, on_error=self._profile_failed)
+                           on_done=lambda _profile: then(), on_error=self._profile_failed)
 
     def _profile_failed(self, exc: KnownError) -> None:
         self.ctx.presenter.known(exc, "The profile could not be saved")

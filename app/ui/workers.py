@@ -76,10 +76,6 @@ class Job:
         if self.report is not None:
             self.report(self.id, payload)
 
-    def check(self) -> None:
-        if self.cancel.is_set():
-            raise Cancelled
-
 
 class _Runner(QObject):
     """Lives on the worker thread and runs jobs in the order they were submitted."""
@@ -118,7 +114,6 @@ class TaskWorker(QObject):
     place (the error presenter) shows them.
     """
 
-    busyChanged = Signal(bool)
     failed = Signal(object)
     crashed = Signal(str)
     _submit = Signal(object)
@@ -140,8 +135,6 @@ class TaskWorker(QObject):
     def submit(self, fn: Callable[[Job], Any], **callbacks: Any) -> Job:
         job = Job(fn, **callbacks)
         self._jobs[job.id] = job
-        if len(self._jobs) == 1:
-            self.busyChanged.emit(True)
         self._submit.emit(job)
         return job
 
@@ -158,14 +151,8 @@ class TaskWorker(QObject):
         self._thread.wait()
         self._jobs.clear()
 
-    def running(self) -> bool:
-        return self._thread.isRunning()
-
     def _finish(self, job_id: int) -> Job | None:
-        job = self._jobs.pop(job_id, None)
-        if not self._jobs:
-            self.busyChanged.emit(False)
-        return job
+        return self._jobs.pop(job_id, None)
 
     @Slot(int, object)
     def _on_progress(self, job_id: int, payload: Any) -> None:
@@ -313,9 +300,6 @@ class LlmThread(QObject):
             if job is None or key == job:
                 cancel.set()
 
-    def busy(self) -> bool:
-        return bool(self._cancels)
-
     @Slot(int)
     def _forget(self, job: int) -> None:
         self._cancels.pop(job, None)
@@ -324,6 +308,3 @@ class LlmThread(QObject):
         self.stop()
         self._thread.quit()
         self._thread.wait()
-
-    def running(self) -> bool:
-        return self._thread.isRunning()

@@ -97,7 +97,7 @@ def test_import_draft_edit_approve_records_a_pair_and_exports_it(
     assert len(rows) == 1
     assert rows[0]["chosen"] == [{"role": "assistant", "content": final}]
     assert rows[0]["rejected"] == [{"role": "assistant", "content": DEFAULT_REPLY}]
-    assert "1 preference pair" in dialog.result.text()
+    assert "1 preference pair" in dialog.outcome.text()
 
 
 def test_stop_aborts_mid_stream_at_once(
@@ -222,3 +222,22 @@ def test_reject_then_copy(qtbot: Any, window: Any, ui_core: Any, reviews_csv: Pa
     assert blocker.args[0].event == "rejected"
     assert win.pane.editor.toPlainText() == "" and not win.pane.accept_button.isEnabled()
     assert [e.kind for e in _events(ui_core)] == ["rejected"]
+
+
+def test_an_inbox_reload_does_not_interrupt_a_draft(
+    qtbot: Any, window: Any, ui_core: Any, reviews_csv: Path
+) -> None:
+    win = window
+    import_into(qtbot, win, reviews_csv, 4)
+    gate = threading.Semaphore(0)
+    ui_core.fake_engine.gate = gate
+    win.inbox.select_row(0)
+    with qtbot.waitSignal(win.ctx.llm.worker.token, timeout=10_000):
+        win.pane.start_draft(1)
+    win.inbox.reload()
+    qtbot.waitUntil(lambda: win.inbox.summary.text() == "4 shown")
+    assert win.pane.is_streaming() and win.inbox.selected_id() == win.pane.review.id
+    for _ in DEFAULT_REPLY.split(" "):
+        gate.release()
+    wait_draft(qtbot, win)
+    assert win.pane.editor.toPlainText() == DEFAULT_REPLY

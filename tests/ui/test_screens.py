@@ -165,6 +165,44 @@ def test_window_state_is_remembered_in_the_data_folder(
     assert ini.is_file()
     assert QSettings(str(ini), QSettings.Format.IniFormat).value("window/geometry") is not None
     again = make_window(ui_core, ini=ini, wait_ready=False)
+    qtbot.waitUntil(lambda: again._built, timeout=10_000)  # built right after the first paint
     # (The offscreen screen is 800 px wide, so only the height survives unclamped.)
     assert again.height() == size.height() == 700
     assert again.splitter.sizes()[0] == sizes[0]
+
+
+@pytest.mark.model
+def test_add_a_gguf_in_settings_and_switch_to_it(
+    qtbot: Any, window: Any, ui_core: Any, default_model: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from app.ui.settings_dialog import SettingsDialog
+
+    own = tmp_path / "my-model.gguf"
+    shutil.copy(default_model, own)
+    dialog = SettingsDialog(window.ctx, window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.model.count() > 0, timeout=10_000)
+    with qtbot.waitSignal(dialog.modelAdded, timeout=60_000) as added:
+        dialog.add_gguf(own)
+    entry = added.args[0]
+    qtbot.waitUntil(lambda: dialog.model.currentData() == entry.name, timeout=10_000)
+    assert "Added" in dialog.model_note.text()
+    assert dialog.changes()["model"] == entry.name
+    with qtbot.waitSignal(window.ctx.settingsChanged, timeout=10_000):
+        dialog.accept()
+    assert ui_core.settings.model == entry.name
+    qtbot.waitUntil(lambda: window.model_state == "ready", timeout=10_000)
+
+
+def test_controls_have_accessible_names(window: Any) -> None:
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QPlainTextEdit
+
+    unnamed = [
+        w for cls in (QAbstractButton, QComboBox, QLineEdit, QPlainTextEdit)
+        for w in window.findChildren(cls)
+        if w.isVisibleTo(window)
+        and not (w.accessibleName() or getattr(w, "text", str)() or w.toolTip())
+    ]
+    assert [(type(w).__name__, w.objectName(), type(w.parent()).__name__) for w in unnamed] == []
