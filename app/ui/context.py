@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core.errors import KnownError
 from app.ui.errors import ErrorPresenter
@@ -93,12 +93,14 @@ class AppContext(QObject):
             return
         self.core = core
         self.llm = LlmThread(core, self)
+        # Worker signals go to slots of this object (it lives on the UI thread), so they are
+        # queued: a lambda or a signal-to-signal link would run on the worker thread.
         w = self.llm.worker
-        w.modelLoading.connect(lambda: self.modelState.emit("loading", "Loading the model…"))
+        w.modelLoading.connect(self._model_loading)
         w.modelLoaded.connect(self._model_loaded)
         w.modelFailed.connect(self._model_failed)
-        w.settingsApplied.connect(self.settingsChanged)
-        w.crashed.connect(self.presenter.crash)
+        w.settingsApplied.connect(self._settings_applied)
+        w.crashed.connect(self._crashed)
         self.ready.emit()
         self.llm.load_model()
         self.tasks.submit(lambda _job: _import_services(), name="warm-up")
@@ -107,12 +109,26 @@ class AppContext(QObject):
         self.openFailed.emit(exc)
         self.presenter.known(exc, "ReplyDesk cannot open its data folder")
 
+    @Slot()
+    def _model_loading(self) -> None:
+        self.modelState.emit("loading", "Loading the model…")
+
+    @Slot(object)
+    def _settings_applied(self, settings: Any) -> None:
+        self.settingsChanged.emit(settings)
+
+    @Slot(str)
+    def _crashed(self, report: str) -> None:
+        self.presenter.crash(report)
+
+    @Slot(object)
     def _model_loaded(self, info: Any) -> None:
         core = self.core
         load = f" in {core.engine_load_ms / 1000:.1f} s" if core and core.engine_load_ms else ""
         adapter = f" + {info.adapter}" if info.adapter else ""
         self.modelState.emit("ready", f"{info.model_name}{adapter} ready{load}")
 
+    @Slot(object)
     def _model_failed(self, exc: KnownError) -> None:
         self.modelState.emit("failed", "The model did not load")
         self.presenter.known(exc, "The model could not be loaded")
