@@ -11,7 +11,7 @@ Everything goes into a throw-away data folder; the report (JSON, Markdown, PNG) 
 ``--out`` and the Markdown is printed with the time each phase took.
 
 Usage: .venv/bin/python benchmarks/ablation.py [--train-pairs 48] [--reviews 12]
-       [--eval-pairs 24] [--lr 5e-4] [--out docs/ablation]
+       [--eval-pairs 24] [--lr 5e-4] [--max-length 512] [--out docs/ablation]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--train-pairs", type=int, default=48)
     ap.add_argument("--batch-size", type=int, default=2)
     ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument("--reviews", type=int, default=12)
     ap.add_argument("--eval-pairs", type=int, default=24)
     ap.add_argument("--max-tokens", type=int, default=160)
@@ -80,6 +81,7 @@ def main() -> None:
                 t = time.monotonic()
                 config = TrainConfig(method=method, epochs=1, batch_size=args.batch_size,
                                      learning_rate=args.lr, seed=args.seed,
+                                     max_length=args.max_length,
                                      save_steps=10_000, threads=args.threads)
                 request = alignment.TrainRequest(pairs=(train_file,), config=config,
                                                  curriculum="none", name=method)

@@ -484,6 +484,7 @@ def evaluate(core: ReplyDesk, request: EvalRequest, cancel: threading.Event | No
         if progress:
             progress("drafts", done, total)
 
+    drafting_started = time.monotonic()
     texts: dict[str, list[str]] = {"human": [r.reply for r in sample]}
     texts["base"] = _generate(core, base, None, prompt_list, request, cancel, tick)
     for a in adapters:
@@ -496,6 +497,8 @@ def evaluate(core: ReplyDesk, request: EvalRequest, cancel: threading.Event | No
         for name, ts in texts.items()
     }
 
+    drafting_s = time.monotonic() - drafting_started
+    scoring_started = time.monotonic()
     if progress:
         progress("scoring", 0, len(adapters) + 1)
     loaded = load_trainable(base.path(core.registry.root))
@@ -551,6 +554,8 @@ def evaluate(core: ReplyDesk, request: EvalRequest, cancel: threading.Event | No
         "settings": {**{k: v for k, v in asdict(request).items()
                         if k not in ("records", "output_dir", "holdout")}},
         "seconds": round(time.monotonic() - started, 1),
+        "seconds_drafting": round(drafting_s, 1),
+        "seconds_scoring": round(time.monotonic() - scoring_started, 1),
     }
     out = Path(request.output_dir)
     out.mkdir(parents=True, exist_ok=True)

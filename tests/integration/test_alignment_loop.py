@@ -15,12 +15,12 @@ import pytest
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see test_alignment_chain
 
-from app.alignment.pairs import read_pairs  # noqa: E402
-from app.alignment.text import normalize_reply  # noqa: E402
-from app.alignment.trainer import Progress, TrainConfig  # noqa: E402
-from app.core.errors import Cancelled  # noqa: E402
-from app.services import alignment  # noqa: E402
-from app.services.core import ReplyDesk  # noqa: E402
+from app.alignment.pairs import read_pairs
+from app.alignment.text import normalize_reply
+from app.alignment.trainer import Progress, TrainConfig
+from app.core.errors import Cancelled
+from app.services import alignment
+from app.services.core import ReplyDesk
 
 pytestmark = pytest.mark.slow
 
@@ -130,3 +130,15 @@ def test_train_cancel_resume_register_draft_and_evaluate(
     for suffix in ("json", "md", "png"):
         assert (tmp_path / "eval" / f"report.{suffix}").stat().st_size > 0
     assert "| loop test |" in (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
+
+
+def test_drafts_without_context_from_the_local_model_become_rejected_candidates(
+        tmp_path: Path, shared_records: Path) -> None:
+    out = tmp_path / "drafted.jsonl"
+    report = cli(tmp_path / "data", "pairs", "bootstrap", str(shared_records), "-o", str(out),
+                 "--kinds", "no_context", "--drafts", "2", "--limit", "12", "--min-margin",
+                 "-1")
+    assert report["stats"]["drafts"] == 2
+    rows = read_pairs(out)
+    assert len(rows) == 2 and {r["metadata"]["rejected_kind"] for r in rows} == {"no_context"}
+    assert all(r["rejected"][0]["content"].strip() for r in rows)
