@@ -30,7 +30,7 @@ from app.alignment.points import coverage
 from app.alignment.rubric import ClaimCounter, ReviewFacts, score
 from app.alignment.scoring import Encoded, encode, reference, reply_logps
 from app.alignment.support import Density
-from app.alignment.text import distinct_n, max_similarity, words
+from app.alignment.text import distinct_n, max_similarity, shingles, words
 
 IN_SUPPORT_Z = -2.0
 STOCK_LIKE = 0.5  # 4-gram Jaccard at or above this = the reply is a near copy of a stock reply
@@ -46,6 +46,18 @@ class Drafted:
 
     review: ReviewFacts
     text: str
+    instructions: str = ""  # the prompt minus the review: what a reply must not parrot
+
+
+ECHO_NGRAM = 6
+
+
+def echoes(text: str, instructions: str) -> bool:
+    """Whether ``text`` copies a run of 6 words from the prompt's instructions (a small model
+    that does not follow the prompt repeats it: "<<<BUSINESS FACTS No relevant ...")."""
+    if not instructions:
+        return False
+    return bool(shingles(text, ECHO_NGRAM) & shingles(instructions, ECHO_NGRAM))
 
 
 def draft_metrics(drafts: Sequence[Drafted], stock: Sequence[frozenset[tuple[str, ...]]],
@@ -65,6 +77,8 @@ def draft_metrics(drafts: Sequence[Drafted], stock: Sequence[frozenset[tuple[str
         "rubric": _mean([r.total for r in rubric]),
         "length_words": _mean([float(len(words(t))) for t in texts]),
         "empty_share": _mean([0.0 if t.strip() else 1.0 for t in texts]),
+        "prompt_echo_share": _mean([1.0 if echoes(d.text, d.instructions) else 0.0
+                                    for d in drafts]),
     }
 
 
@@ -138,6 +152,7 @@ _COLUMNS = (
     ("specificity", "specificity"),
     ("rubric", "rubric"),
     ("length_words", "words"),
+    ("prompt_echo_share", "echoes prompt"),
     ("in_support_share", "in support"),
 )
 
@@ -164,7 +179,8 @@ def markdown(report: dict[str, Any]) -> str:
               "pref. acc. (log-lik): same with the length-normalised log-likelihood; "
               "claims/reply: unsupported concrete claims; stock sim.: 4-gram Jaccard to the "
               "nearest stock reply (stock-like: ≥ 0.5); specificity: share of the review's "
-              "points addressed; in support: share of replies within 2 s.d. of human replies' "
+              "points addressed; echoes prompt: share of replies copying 6+ words of the "
+              "prompt's instructions; in support: share of replies within 2 s.d. of human replies' "
               "mean token log-probability under the base model.", ""]
     return "\n".join(lines)
 
@@ -178,6 +194,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     keys = [("loglik_accuracy", "pref. acc.\n(log-lik)"), ("specificity", "specificity"),
             ("rubric", "rubric"), ("distinct_2", "distinct-2"),
             ("max_stock_similarity", "stock\nsimilarity"), ("in_support_share", "in support"),
+            ("prompt_echo_share", "echoes\nprompt"),
             ("claim_violations_per_reply", "claims\n/reply")]
     models = list(report["models"])
     fig, ax = plt.subplots(figsize=(10, 4.2), dpi=110)

@@ -438,6 +438,12 @@ def _generate(core: ReplyDesk, base: ModelEntry, adapter: ModelEntry | None,
     return out
 
 
+def _instructions(prompt: list[dict[str, str]]) -> str:
+    """The prompt without the review itself: the text a reply should never parrot."""
+    text = "\n".join(m["content"] for m in prompt)
+    return _REVIEW_BLOCK.sub(" ", text)
+
+
 def evaluate(core: ReplyDesk, request: EvalRequest, cancel: threading.Event | None = None,
              progress: ProgressFn | None = None) -> dict[str, Any]:
     """Evaluate the base model and adapters on whole held-out businesses; writes
@@ -491,9 +497,11 @@ def evaluate(core: ReplyDesk, request: EvalRequest, cancel: threading.Event | No
         texts[a.name] = _generate(core, base, a, prompt_list, request, cancel, tick)
 
     stock_shingles = stock.shingle_sets()
+    instructions = [_instructions(p) for p in prompt_list]
     models: dict[str, dict[str, Any]] = {
-        name: evaluation.draft_metrics([Drafted(f, t) for f, t in zip(facts, ts, strict=True)],
-                                       stock_shingles, count_unsupported)
+        name: evaluation.draft_metrics(
+            [Drafted(f, t, i) for f, t, i in zip(facts, ts, instructions, strict=True)],
+            stock_shingles, count_unsupported)
         for name, ts in texts.items()
     }
 
@@ -551,6 +559,9 @@ def evaluate(core: ReplyDesk, request: EvalRequest, cancel: threading.Event | No
         "examples": [{"review": r.text[:400], "rating": r.rating,
                       **{name: ts[i] for name, ts in texts.items()}}
                      for i, r in enumerate(sample[:3])],
+        "drafts": [{"review_id": r.key, "business": r.business, "rating": r.rating,
+                    **{name: ts[i] for name, ts in texts.items()}}
+                   for i, r in enumerate(sample)],
         "settings": {**{k: v for k, v in asdict(request).items()
                         if k not in ("records", "output_dir", "holdout")}},
         "seconds": round(time.monotonic() - started, 1),

@@ -124,9 +124,10 @@ def test_train_cancel_resume_register_draft_and_evaluate(
     tuned = report["models"]["loop test"]
     for key in ("reward_accuracy", "loglik_accuracy", "claim_violations_per_reply",
                 "distinct_1", "distinct_2", "max_stock_similarity", "specificity",
-                "length_words", "in_support_share"):
+                "length_words", "in_support_share", "prompt_echo_share"):
         assert key in tuned, key
     assert report["holdout_businesses"] == [HELD_OUT] and report["reviews"] == 2
+    assert len(report["drafts"]) == 2 and set(report["drafts"][0]) >= {"human", "base"}
     for suffix in ("json", "md", "png"):
         assert (tmp_path / "eval" / f"report.{suffix}").stat().st_size > 0
     assert "| loop test |" in (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
