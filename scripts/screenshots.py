@@ -133,108 +133,109 @@ def main() -> None:
         win = MainWindow(ctx, QSettings(str(Path(tmp) / "ui.ini"), QSettings.Format.IniFormat))
         presenter.set_parent_widget(win)
         win.resize(1440, 900)
-        win.show()
-        ctx.start()
-        wait(lambda: win.model_state == "ready", 300)
-        wait(lambda: win.inbox.summary.text().endswith("shown") and win.inbox.model.total() > 0)
-        pane = win.pane
+        try:
+            win.show()
+            ctx.start()
+            wait(lambda: win.model_state == "ready", 300)
+            wait(lambda: win.inbox.summary.text().endswith("shown") and win.inbox.model.total() > 0)
+            pane = win.pane
 
-        def select(author: str) -> None:
-            model = win.inbox.model
-            row = next(i for i in range(model.rowCount()) if model.row_at(i).author == author)
-            win.inbox.select_row(row)
+            def select(author: str) -> None:
+                model = win.inbox.model
+                row = next(i for i in range(model.rowCount()) if model.row_at(i).author == author)
+                win.inbox.select_row(row)
 
-        def idle() -> None:
-            wait(lambda: not pane.is_streaming() and pane._job is None, 600)
+            def idle() -> None:
+                wait(lambda: not pane.is_streaming() and pane._job is None, 600)
 
-        def draft(author: str, variants: int | None = 1) -> None:
-            select(author)
-            pane.start_draft(variants)
-            idle()
+            def draft(author: str, variants: int | None = 1) -> None:
+                select(author)
+                pane.start_draft(variants)
+                idle()
 
-        # A few decisions first, so that analytics has something to show.
-        decided: list[Any] = []
-        pane.decided.connect(decided.append)
-        for n, author in enumerate(("Luca R.", "Jen K."), start=1):
-            draft(author)
-            if n == 2:
-                pane.editor.setPlainText(pane.editor.toPlainText() + "\n\nSee you soon!")
-            pane.approve()
-            wait(lambda n=n: len(decided) == n)
-            idle()  # the loop moves on and drafts the next review
+            # A few decisions first, so that analytics has something to show.
+            decided: list[Any] = []
+            pane.decided.connect(decided.append)
+            for n, author in enumerate(("Luca R.", "Jen K."), start=1):
+                draft(author)
+                if n == 2:
+                    pane.editor.setPlainText(pane.editor.toPlainText() + "\n\nSee you soon!")
+                pane.approve()
+                wait(lambda n=n: len(decided) == n)
+                idle()  # the loop moves on and drafts the next review
 
-        draft("Priya S.")
-        pane.tabs.setCurrentWidget(pane.checks)
-        shot(win, "inbox.png")
-        pane.tabs.setCurrentWidget(pane.sources)
-        shot(win, "sources.png")
+            draft("Priya S.")
+            pane.tabs.setCurrentWidget(pane.checks)
+            shot(win, "inbox.png")
+            pane.tabs.setCurrentWidget(pane.sources)
+            shot(win, "sources.png")
 
-        draft("Tom B.", None)
-        shot(win, "variants.png")
-        pane.pick_variant(pane.variants.cards[0].draft)
-        pane.editor.setPlainText(pane.editor.toPlainText() + " We now mark every allergen on "
-                                 "the menu.")
-        pane.tabs.setCurrentWidget(pane.diff)
-        shot(win, "diff.png")
+            draft("Tom B.", None)
+            shot(win, "variants.png")
+            pane.pick_variant(pane.variants.cards[0].draft)
+            pane.editor.setPlainText(pane.editor.toPlainText() + " We now mark every allergen on "
+                                     "the menu.")
+            pane.tabs.setCurrentWidget(pane.diff)
+            shot(win, "diff.png")
 
-        win.tabs.setCurrentWidget(win.knowledge_tab)
-        panel = win.knowledge_tab.build()
-        wait(lambda: panel.table.rowCount() > 0)
-        found: list[Any] = []
-        panel.searched.connect(found.append)
-        panel.query.setText("Can I get a refund for a cold dish?")
-        panel.search()
-        wait(lambda: bool(found), 120)
-        shot(win, "knowledge.png")
+            win.tabs.setCurrentWidget(win.knowledge_tab)
+            panel = win.knowledge_tab.build()
+            wait(lambda: panel.table.rowCount() > 0)
+            found: list[Any] = []
+            panel.searched.connect(found.append)
+            panel.query.setText("Can I get a refund for a cold dish?")
+            panel.search()
+            wait(lambda: bool(found), 120)
+            shot(win, "knowledge.png")
 
-        win.tabs.setCurrentWidget(win.analytics_tab)
-        view = win.analytics_tab.build()
-        wait(lambda: view.summary is not None, 120)
-        shot(win, "analytics.png")
+            win.tabs.setCurrentWidget(win.analytics_tab)
+            view = win.analytics_tab.build()
+            wait(lambda: view.summary is not None, 120)
+            shot(win, "analytics.png")
 
-        win.tabs.setCurrentWidget(win.profile_tab)
-        editor = win.profile_tab.build()
-        wait(lambda: bool(editor.form.name.text()))
-        shot(win, "profile.png")
+            win.tabs.setCurrentWidget(win.profile_tab)
+            editor = win.profile_tab.build()
+            wait(lambda: bool(editor.form.name.text()))
+            shot(win, "profile.png")
 
-        from app.ui.export_dialog import ExportDialog
-        from app.ui.settings_dialog import SettingsDialog
+            from app.ui.export_dialog import ExportDialog
+            from app.ui.settings_dialog import SettingsDialog
 
-        settings = SettingsDialog(ctx, win)
-        settings.show()
-        wait(lambda: settings.model.count() > 0)
-        shot(settings, "settings.png")
-        settings.reject()
-        export = ExportDialog(ctx, win)
-        export.path.setText("~/Documents/replydesk-dpo.jsonl")
-        export.show()
-        shot(export, "export.png")
-        export.reject()
+            settings = SettingsDialog(ctx, win)
+            settings.show()
+            wait(lambda: settings.model.count() > 0)
+            shot(settings, "settings.png")
+            settings.reject()
+            export = ExportDialog(ctx, win)
+            export.path.setText("~/Documents/replydesk-dpo.jsonl")
+            export.show()
+            shot(export, "export.png")
+            export.reject()
 
-        from app.ui.wizard import FirstRunWizard
+            from app.ui.wizard import FirstRunWizard
 
-        wizard = FirstRunWizard(ctx, win)
-        wizard.show()
-        wizard.next()
-        wizard.next()
-        wait(lambda: wizard.knowledge.done, 300)
-        wizard.next()
-        drafted: list[Any] = []
-        wizard.firstDraft.connect(drafted.append)
-        wizard.first_draft.start()
-        wait(lambda: bool(drafted), 600)
-        shot(wizard, "wizard.png")
-        wizard.reject()
+            wizard = FirstRunWizard(ctx, win)
+            wizard.show()
+            wizard.next()
+            wizard.next()
+            wait(lambda: wizard.knowledge.done, 300)
+            wizard.next()
+            drafted: list[Any] = []
+            wizard.firstDraft.connect(drafted.append)
+            wizard.first_draft.start()
+            wait(lambda: bool(drafted), 600)
+            shot(wizard, "wizard.png")
+            wizard.reject()
 
-        os.environ[theme.THEME_ENV] = "dark"
-        theme.apply(app)
-        win.tabs.setCurrentIndex(0)
-        select("Priya S.")
-        pane.tabs.setCurrentWidget(pane.checks)
-        shot(win, "inbox-dark.png")
-
-        win.close()
-        core.close()
+            os.environ[theme.THEME_ENV] = "dark"
+            theme.apply(app)
+            win.tabs.setCurrentIndex(0)
+            select("Priya S.")
+            pane.tabs.setCurrentWidget(pane.checks)
+            shot(win, "inbox-dark.png")
+        finally:
+            win.close()
+            core.close()
 
 
 if __name__ == "__main__":

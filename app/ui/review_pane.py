@@ -397,6 +397,8 @@ class ReviewPane(QWidget):
         stopped = not self._streaming
         self._streaming = False
         self._job = None
+        if self.drafts and self.review is not None and self.review.status == "new":
+            self.status_chip.setText("drafted")
         if self.drafts and not stopped:
             bad = sum(1 for d in self.drafts for c in d.claims if not c.supported)
             t = self.drafts[-1].timings

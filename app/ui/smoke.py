@@ -2,8 +2,10 @@
 
 It checks an installed or packaged build end to end: Qt and its plugins, the database and its
 migrations, the bundled model, llama.cpp and the drafting service, through the same window,
-context and LLM thread a user gets.  It runs in a throwaway data folder, so it never touches the
-user's data, and prints one JSON line; the exit status is 0 only when a draft came back.
+context and LLM thread a user gets.  Where the embedding model is installed it first indexes the
+sample kit the way the app does (the embedder in its helper process, Chroma) and requires the
+draft to cite it.  It runs in a throwaway data folder, so it never touches the user's data, and
+prints one JSON line; the exit status is 0 only when a draft came back.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 FLAG = "--smoke-test"
 REVIEW = ("We booked a table for eight, waited forty minutes, and the pasta was cold. "
-          "The waiter was friendly but clearly overwhelmed.")
+          "There was nowhere to park, and the waiter was friendly but clearly overwhelmed.")
 
 
 def run(timeout_s: float = 300.0) -> int:
@@ -43,9 +45,36 @@ def run(timeout_s: float = 300.0) -> int:
             self.ctx.modelState.connect(self.model_state)
             QTimer.singleShot(int(timeout_s * 1000), self.timed_out)
             if self.ctx.llm is not None:
-                self.draft()
+                self.start()
             else:
-                self.ctx.ready.connect(self.draft)
+                self.ctx.ready.connect(self.start)
+
+        @Slot()
+        def start(self) -> None:
+            core = self.ctx.core
+            assert core is not None
+            embedder = next((m for m in core.registry.all() if m.kind == "embedding"), None)
+            if embedder is None or not (embedder.path(core.registry.root) / "modules.json"
+                                        ).is_file():
+                report["knowledge"] = "not installed"
+                self.draft()
+                return
+
+            def index(_job: Any) -> Any:
+                from app.services import knowledge
+
+                return knowledge.add_paths(core, [knowledge.sample_kit_dir()])
+
+            self.ctx.tasks.submit(index, name="smoke-index", on_done=self.indexed,
+                                  on_error=self.index_failed)
+
+        def indexed(self, result: Any) -> None:
+            report["knowledge"] = {"documents": result.added, "chunks": result.chunks}
+            self.draft()
+
+        def index_failed(self, exc: Any) -> None:
+            report.update(ok=False, error=f"indexing the sample kit: {exc.message}")
+            QApplication.exit(1)
 
         @Slot()
         def draft(self) -> None:
@@ -64,8 +93,11 @@ def run(timeout_s: float = 300.0) -> int:
 
         @Slot(int, object)
         def ready(self, _job: int, draft: Any) -> None:
-            report.update(ok=bool(draft.text.strip()), text=draft.text, model=draft.model_name,
-                          timings=draft.timings)
+            cited = [s.chunk_id for s in draft.sources]
+            indexed = isinstance(report.get("knowledge"), dict)
+            report.update(ok=bool(draft.text.strip()) and (bool(cited) or not indexed),
+                          text=draft.text, model=draft.model_name, timings=draft.timings,
+                          sources=cited)
 
         @Slot(int, object)
         def failed(self, _job: int, exc: Any) -> None:
