@@ -35,6 +35,7 @@ def test_index_and_search_through_the_helper_process(data_dir: Path) -> None:
         assert report.chunks > 0 and not report.failed
         kb = knowledge.knowledge_base(core)
         assert isinstance(kb.embedder, ProcessEmbedder)
+        assert type(kb.store).__name__ == "_StoreInSlices"  # short GIL holds while indexing
         assert kb.embedder._process is not None and kb.embedder._process.is_alive()
         hits = knowledge.search(core, "Can I get my money back for a cold dish?", k=3)
         assert hits and Path(hits[0].source).name == "refund_policy.pdf"
