@@ -52,6 +52,9 @@ def test_the_bundle_starts_offscreen_and_drafts_with_the_bundled_model(
     assert report["ok"] and report["text"].strip() and report["tokens_streamed"] > 0, report
     assert report["model"].startswith("SmolLM2-135M-Instruct"), report
     assert report["bundle"] == str(bundle)
+    if "profile: full" in (bundle / "BUILD-INFO").read_text(encoding="utf-8"):
+        # indexed by the embedder's helper process (multiprocessing spawn in a frozen app)
+        assert report["knowledge"]["chunks"] > 0 and report["sources"], report
     assert not list(tmp_path.glob("replydesk-smoke-*")), "the smoke test left its data behind"
 
 
