@@ -372,6 +372,7 @@ def train(core: ReplyDesk, request: TrainRequest, cancel: threading.Event | None
             "pairs_seen_this_run": outcome.pairs_seen,
             "pairs_per_min": round(outcome.pairs_per_min, 2),
             "peak_rss_mb": round(outcome.peak_rss_mb, 1),
+            "start_rss_mb": round(outcome.start_rss_mb, 1),
             **{k: round(v, 5) for k, v in outcome.metrics.items()},
         },
         "density": outcome.density.as_dict() if outcome.density else None,

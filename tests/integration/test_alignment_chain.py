@@ -65,7 +65,7 @@ def test_dpo_steps_make_a_gguf_adapter_that_changes_llama_cpp_output(
                          max_length=256, save_steps=1000, seed=0)
     outcome = train(PAIRS, default_model, tmp_path / "run", config, architecture="llama",
                     resume=False)
-    assert outcome.steps == 4 and outcome.peak_rss_mb < 4096
+    assert outcome.steps == 4 and outcome.peak_rss_mb - outcome.start_rss_mb < 4096 - 512
     assert outcome.metrics["rewards/accuracies"] > 0
     path = tmp_path / "adapter.gguf"
     assert write_lora_gguf(path, outcome.lora_state, outcome.info, name="chain test") == 120

@@ -99,7 +99,13 @@ def test_train_cancel_resume_register_draft_and_evaluate(
     report = finished.report
     assert report["method"] == "support" and report["metrics"]["resumed_from_step"] == 2
     assert report["data"]["pairs"] == 3 and report["data"]["curriculum"] == "margin"
-    assert report["density"]["quantile"] == 0.99 and report["metrics"]["peak_rss_mb"] < 4096
+    assert report["density"]["quantile"] == 0.99
+    # The 4 GB budget is for a training process; this one is a test session that already holds
+    # other tests' objects, so check what the run itself added (a bare interpreter with torch
+    # is ~0.5 GB; benchmarks/bench_training.py measures the absolute peak in a fresh process).
+    metrics = report["metrics"]
+    assert 0 < metrics["start_rss_mb"] <= metrics["peak_rss_mb"]
+    assert metrics["peak_rss_mb"] - metrics["start_rss_mb"] < 4096 - 512
     entry = core.registry.find("loop test", "adapter")
     assert entry.base == alignment.chat_model(core).sha256
     assert entry.report["adapter"]["sha256"] == entry.sha256
