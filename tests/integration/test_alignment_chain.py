@@ -13,12 +13,12 @@ import pytest
 # spinning ones several times slower, see app/cli/alignment.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from app.alignment.adapter import LoraInfo, write_lora_gguf  # noqa: E402
-from app.alignment.trainer import TrainConfig, train  # noqa: E402
-from app.core.types import SamplingParams  # noqa: E402
-from app.llm.engine import EngineInfo  # noqa: E402
-from app.llm.gguf import read_gguf  # noqa: E402
-from app.llm.llama_engine import LlamaCppEngine  # noqa: E402
+from app.alignment.adapter import LoraInfo, write_lora_gguf
+from app.alignment.trainer import TrainConfig, train
+from app.core.types import SamplingParams
+from app.llm.engine import EngineInfo
+from app.llm.gguf import read_gguf
+from app.llm.llama_engine import LlamaCppEngine
 
 pytestmark = pytest.mark.slow
 

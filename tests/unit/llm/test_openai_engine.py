@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -19,7 +20,7 @@ PIECES = ["Thank", " you", " for", " staying", " with", " us", "."]
 class Handler(BaseHTTPRequestHandler):
     break_after: int | None = None
     cut_after: int | None = None  # close the connection, as a killed server does
-    requests: list[dict] = []
+    requests: ClassVar[list[dict]] = []
 
     def log_message(self, *args: object) -> None:
         pass
