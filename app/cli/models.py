@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +80,17 @@ def cmd_verify(args: argparse.Namespace, data_dir: Path, out: Output) -> int:
 
 def cmd_add(args: argparse.Namespace, data_dir: Path, out: Output) -> int:
     entry = _registry(data_dir).add(args.path, name=args.name)
-    out.result(entry.as_dict(), lambda: out.text(
-        f"added {entry.kind} {entry.name}: {entry.architecture}, {entry.quantization}, "
-        f"context {entry.context_length}, chat template "
-        f"{'yes' if entry.chat_template else 'no (ChatML is used)'}, "
-        f"{entry.size / 2**20:.1f} MB\nuse it with: replydesk models use {entry.name!r}"))
+    if entry.kind == "adapter":
+        summary = (f"added adapter {entry.name}: LoRA for {entry.architecture}, "
+                   f"{entry.size / 2**20:.1f} MB\n"
+                   f"use it with: replydesk models use --adapter {json.dumps(entry.name)}")
+    else:
+        summary = (f"added {entry.kind} {entry.name}: {entry.architecture}, "
+                   f"{entry.quantization}, context {entry.context_length}, chat template "
+                   f"{'yes' if entry.chat_template else 'no (ChatML is used)'}, "
+                   f"{entry.size / 2**20:.1f} MB\n"
+                   f"use it with: replydesk models use {json.dumps(entry.name)}")
+    out.result(entry.as_dict(), lambda: out.text(summary))
     return 0
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from app.core import extras
 from app.core.errors import KnownError
 from app.feedback.pairs import Derived, KTORow, PreferencePair
 from app.feedback.redact import Redactor
@@ -318,6 +319,7 @@ def write(fmt: str, target: Path, derived: Derived, *, redact: bool = False) -> 
                     w.writerow(_csv_row(row))
                     _checkpoint(f, i)
         else:
+            extras.require("The Hugging Face datasets export (--format hf)", extras.DATASETS)
             with atomic_folder(target) as folder:
                 _hf(folder, derived)
                 _checkpoint(None, report.pairs + report.kto)

@@ -27,6 +27,7 @@ from app.alignment.pairs import BootstrapOptions, BootstrapStats, bootstrap, rea
 from app.alignment.records import Record, StockIndex
 from app.alignment.rubric import ReviewFacts, score
 from app.alignment.trainer import Outcome, Progress, TrainConfig
+from app.core import extras
 from app.core.errors import Cancelled, KnownError
 from app.core.types import BusinessProfile, SamplingParams
 from app.llm import prompts
@@ -307,6 +308,7 @@ def train(core: ReplyDesk, request: TrainRequest, cancel: threading.Event | None
 
     Raises ``Cancelled`` when ``cancel`` is set (a checkpoint is kept: run again to resume).
     """
+    extras.require("Training", extras.TRAINING)
     from app.alignment import adapter as adapter_file
     from app.alignment import trainer
     from app.llm.gguf import read_gguf
@@ -449,6 +451,7 @@ def evaluate(core: ReplyDesk, request: EvalRequest, cancel: threading.Event | No
              progress: ProgressFn | None = None) -> dict[str, Any]:
     """Evaluate the base model and adapters on whole held-out businesses; writes
     ``report.json``, ``report.md`` and ``report.png`` into ``request.output_dir``."""
+    extras.require("Evaluating adapters", extras.TRAINING)
     import torch
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
 

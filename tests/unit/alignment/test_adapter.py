@@ -67,3 +67,15 @@ def test_adapter_without_lora_weights_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="no LoRA weights"):
         write_lora_gguf(tmp_path / "a.gguf", {"x.weight": torch.zeros(2)}, info, name="x")
     assert not (tmp_path / "a.gguf").exists()
+
+
+def test_models_add_an_adapter_says_how_to_draft_with_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli.main import main
+
+    path = tmp_path / "owner tone.gguf"
+    write_lora_gguf(path, lora_state(), LoraInfo("llama", 8.0, 4, 6, 2, True), name="owner tone")
+    assert main(["--data-dir", str(tmp_path / "d"), "models", "add", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "added adapter" in text
+    assert 'use it with: replydesk models use --adapter "owner tone"' in text
