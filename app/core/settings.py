@@ -54,6 +54,10 @@ class Settings:
             problems.append("threads must be 0 (automatic) or more")
         if self.llm_backend not in ("local", "openai"):
             problems.append("llm_backend must be 'local' or 'openai'")
+        for key in ("openai_base_url", "chroma_url"):
+            url = getattr(self, key)
+            if url and not url.startswith(("http://", "https://")):
+                problems.append(f"{key} must be an http:// or https:// address, not {url!r}")
         if problems:
             raise KnownError("Invalid settings: " + "; ".join(problems) + ".")
         return self

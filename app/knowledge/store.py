@@ -161,6 +161,14 @@ class ChromaStore:
                 if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
                     raise KnownError(f"Could not clear the knowledge index: {exc}.") from exc
 
+    def reconnect(self, url: str) -> None:
+        """Use another server (or, with ``url=""``, the folder) from the next call on."""
+        if not url and self.path is None:
+            raise ValueError("ChromaStore needs a folder or a server URL")
+        with self._lock:
+            self.close()
+            self.url = url
+
     def close(self) -> None:
         with self._lock:
             self._collections.clear()

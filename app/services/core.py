@@ -125,8 +125,24 @@ class ReplyDesk:
                            "openai_base_url", "openai_model")
             if any(getattr(new, k) != getattr(self.settings, k) for k in engine_keys):
                 self.unload_engine()
+            if new.chroma_url != self.settings.chroma_url:
+                self._switch_knowledge_store(new.chroma_url)
             self.settings = new
             return new
+
+    def _switch_knowledge_store(self, url: str) -> None:
+        """Point an open knowledge base at another Chroma server (or back to the data folder),
+        keeping its embedder; a knowledge base not opened yet reads the URL when it opens."""
+        if not self._retriever_made or self._retriever is None:
+            return
+        reconnect = getattr(getattr(self._retriever, "store", None), "reconnect", None)
+        if reconnect is not None:
+            reconnect(url)
+            return
+        close = getattr(self._retriever, "close", None)
+        if close is not None:
+            close()
+        self._retriever, self._retriever_made = None, False
 
     def with_settings(self, **changes: Any) -> None:
         """Override settings for this process only (CLI flags), without saving them."""

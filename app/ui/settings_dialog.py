@@ -1,4 +1,5 @@
-"""Settings: the model (or a GGUF of your own), adapter, threads, context, sampling, variants."""
+"""Settings: the model (or a GGUF of your own), adapter, threads, context, sampling, variants,
+and the servers a business may share (an OpenAI-compatible engine, a Chroma knowledge server)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,11 @@ class SettingsDialog(QDialog):
         self.server_model = QLineEdit(s.openai_model, accessibleName="Server model name")
         self.backend.currentIndexChanged.connect(self._backend_changed)
 
+        self.chroma_url = QLineEdit(s.chroma_url, accessibleName="Knowledge server URL",
+                                    placeholderText="empty: on this computer, in the data folder")
+        self.chroma_url.setToolTip("A shared Chroma server (started with 'chroma run --path DIR "
+                                   "--port 8000'), for example http://127.0.0.1:8000")
+
         self.data_dir = QLineEdit(str(ctx.core.data_dir), readOnly=True,
                                   accessibleName="Data folder")
         open_data = QPushButton(theme.icon("open"), "Open", accessibleName="Open data folder")
@@ -106,6 +112,10 @@ class SettingsDialog(QDialog):
         data_box = QGroupBox("Data")
         dl = QFormLayout(data_box)
         dl.addRow("Data folder", data_row)
+        dl.addRow("Knowledge server", self.chroma_url)
+        dl.addRow("", QLabel("Documents are indexed where the knowledge base lives: after "
+                             "switching, add them again in the Knowledge tab.",
+                             objectName="muted", wordWrap=True))
         dl.addRow("", QLabel("To use another folder, start ReplyDesk with --data-dir or "
                              "REPLYDESK_DATA_DIR.", objectName="muted", wordWrap=True))
 
@@ -196,6 +206,7 @@ class SettingsDialog(QDialog):
             "llm_backend": self.backend.currentData(),
             "openai_base_url": self.server_url.text().strip(),
             "openai_model": self.server_model.text().strip(),
+            "chroma_url": self.chroma_url.text().strip().rstrip("/"),
         }
         if self.model.count():
             model = self.model.currentData() or ""
@@ -204,7 +215,16 @@ class SettingsDialog(QDialog):
         return {k: v for k, v in wanted.items() if getattr(s, k) != v}
 
     def accept(self) -> None:
+        from dataclasses import replace
+
+        from app.core.errors import KnownError
+
         changes = self.changes()
+        try:
+            replace(self._initial, **changes).validated()
+        except KnownError as exc:  # a mistyped server address: say so and keep the dialog open
+            self.ctx.presenter.known(exc, "Check the settings")
+            return
         if changes and self.ctx.llm is not None:
             self.ctx.llm.apply_settings(**changes)
         super().accept()

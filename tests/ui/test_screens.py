@@ -139,6 +139,25 @@ def test_settings_dialog_applies_on_the_llm_thread(qtbot: Any, window: Any, ui_c
     assert not ui_core.fake_engine.closed  # same model: nothing reloaded
 
 
+def test_settings_dialog_sets_the_knowledge_server_and_refuses_a_bad_address(
+        qtbot: Any, window: Any, ui_core: Any, monkeypatch: Any) -> None:
+    from app.ui.settings_dialog import SettingsDialog
+
+    shown = []
+    monkeypatch.setattr(window.ctx.presenter, "known", lambda exc, title="": shown.append(exc))
+    dialog = SettingsDialog(window.ctx, window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.model.count() > 0, timeout=10_000)
+    assert dialog.chroma_url.text() == "" and dialog.chroma_url.accessibleName()
+    dialog.chroma_url.setText("localhost:8000")  # no scheme
+    dialog.accept()
+    assert "http:// or https://" in shown[0].message and ui_core.settings.chroma_url == ""
+    dialog.chroma_url.setText("http://127.0.0.1:8000/")
+    with qtbot.waitSignal(window.ctx.settingsChanged, timeout=10_000):
+        dialog.accept()
+    assert ui_core.settings.chroma_url == "http://127.0.0.1:8000"
+
+
 def test_profile_editor_saves(qtbot: Any, window: Any, ui_core: Any) -> None:
     from app.services import profile
 

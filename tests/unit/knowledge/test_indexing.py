@@ -298,3 +298,16 @@ def test_cancel_is_seen_between_passes_and_nothing_of_the_batch_is_stored(tmp_pa
         b.add("1", "a", chunks, new=True)
     assert len(embedder.calls) == 3 and store.count(1) == 0
     store.close()
+
+
+def test_changing_the_chroma_url_switches_an_open_knowledge_base(kb_core, docs: Path) -> None:
+    kb.add_paths(kb_core, [docs])
+    base = kb.knowledge_base(kb_core)
+    assert kb.search(kb_core, "refund after the visit", k=1)
+    kb_core.update_settings(chroma_url="http://127.0.0.1:9")  # nothing listens on port 9
+    assert kb.knowledge_base(kb_core) is base and base.store.url == "http://127.0.0.1:9"
+    with pytest.raises(KnownError, match=r"Chroma server at http://127\.0\.0\.1:9"):
+        kb.search(kb_core, "refund after the visit", k=1)
+    kb_core.update_settings(chroma_url="")
+    hits = kb.search(kb_core, "refund after the visit", k=1)
+    assert hits and "refund" in hits[0].text.lower()
