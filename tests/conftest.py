@@ -11,7 +11,11 @@ import pytest
 
 from tests.shared_data import SHARED_RECORDS
 
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+# Qt's offscreen screen is 800x600 unless told otherwise: give it a laptop's, so that window
+# sizes and splitter positions behave as on a user's desk.
+_SCREEN = Path(__file__).resolve().parent / "ui" / "offscreen-screen.json"
+os.environ["QT_QPA_PLATFORM"] = ("offscreen" if set(str(_SCREEN)) & {":", ","}
+                                 else f"offscreen:configfile={_SCREEN}")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
