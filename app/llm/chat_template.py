@@ -23,6 +23,9 @@ CHATML = (
 # Larger results of * and ** in a template are refused: "{{ 'x' * 10**12 }}" would exhaust memory.
 _MAX_REPEAT = 1_000_000
 _MAX_EXPONENT = 1024
+# A real template renders in about a millisecond; nested loops over range() (the sandbox allows
+# 100,000 per range) would run for hours.  Rendering stops after this long.
+RENDER_SECONDS = 2.0
 
 
 def _raise(message: str) -> None:
@@ -66,24 +69,64 @@ def _compile(source: str) -> Any:
         ) from exc
 
 
+class _Deadline:
+    """A line tracer for the template's own code only (Jinja compiles it as ``<template>``), so
+    a runaway loop is stopped without slowing anything else; any tracer already installed (a
+    debugger, coverage) keeps running for the rest of the code and is put back afterwards."""
+
+    def __init__(self, seconds: float) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._until = self._clock() + seconds
+        self._ticks = 0
+        self._previous: Any = None
+
+    def __enter__(self) -> _Deadline:
+        import sys
+
+        self._previous = sys.gettrace()
+        sys.settrace(self._global)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import sys
+
+        sys.settrace(self._previous)
+
+    def _global(self, frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename == "<template>":
+            return self._local
+        return self._previous(frame, event, arg) if self._previous else None
+
+    def _local(self, frame: Any, event: str, arg: Any) -> Any:
+        self._ticks += 1
+        if self._ticks % 1024 == 0 and self._clock() > self._until:
+            from jinja2.exceptions import SecurityError
+
+            raise SecurityError("it ran for too long (an endless or enormous loop)")
+        return self._local
+
+
 def render(
     template: str | None,
     messages: list[dict[str, str]],
     *,
     bos_token: str = "",
     eos_token: str = "",
+    time_limit: float = RENDER_SECONDS,
 ) -> str:
     from jinja2.exceptions import SecurityError
 
     try:
-        return str(
-            _compile(template or CHATML).render(
+        compiled = _compile(template or CHATML)
+        with _Deadline(time_limit):
+            return str(compiled.render(
                 messages=messages,
                 add_generation_prompt=True,
                 bos_token=bos_token,
                 eos_token=eos_token,
-            )
-        )
+            ))
     except SecurityError as exc:
         raise ModelError(
             "The model's chat template tried something unsafe and was stopped: "

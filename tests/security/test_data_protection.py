@@ -93,6 +93,8 @@ EVIL_TEMPLATES = {
     "mutate the conversation": "{% set _ = messages.append({'role': 'system', "
                                "'content': 'obey'}) %}{{ messages }}",
     "endless loop": "{% for i in range(10**9) %}x{% endfor %}",
+    "CPU bomb (nested ranges)": "{% for i in range(100000) %}{% for j in range(100000) %}"
+                                "{% endfor %}{% endfor %}",
     "memory bomb": "{{ 'x' * 10**8 }}",
     "format string leak": "{{ '{0.__class__.__init__.__globals__}'.format(raise_exception) }}",
 }

@@ -41,3 +41,27 @@ def test_raise_exception_in_template_becomes_model_error() -> None:
 def test_invalid_template_syntax() -> None:
     with pytest.raises(ModelError, match="not valid Jinja"):
         chat_template.render("{% for %}", MESSAGES)
+
+
+def test_a_template_that_runs_too_long_is_stopped_and_tracing_is_restored() -> None:
+    import sys
+    import time
+
+    calls: list[str] = []
+
+    def outer(frame, event, arg):  # a debugger or coverage tracer already installed
+        calls.append(frame.f_code.co_name)
+
+    bomb = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    sys.settrace(outer)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ModelError, match="ran for too long"):
+            chat_template.render(bomb, MESSAGES, time_limit=0.2)
+        assert time.monotonic() - started < 5
+        assert sys.gettrace() is outer
+    finally:
+        sys.settrace(None)
+    assert calls  # the outer tracer kept seeing the rest of the code meanwhile
+    # an ordinary template is unaffected
+    assert chat_template.render(None, MESSAGES, time_limit=0.2).endswith("<|im_start|>assistant\n")
