@@ -67,6 +67,7 @@ def _store(core: ReplyDesk, batch: list[ImportedReview | RowError]) -> tuple[int
         else:
             default_id = repo.default_business(session).id
         writer = repo.ReviewWriter(session, default_id)
+        writer.prefetch(item for item in batch if not isinstance(item, RowError))
         for item in batch:
             if isinstance(item, RowError):
                 continue

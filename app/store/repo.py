@@ -97,7 +97,9 @@ class ReviewWriter:
         self.default_business_id = default_business_id
         self._businesses: dict[str, int] = {}
         self._locations: dict[tuple[int, str], int] = {}
-        self._seen: dict[tuple[int, str], set[str]] = {}
+        self._seen: dict[tuple[int, str], set[str]] = {}  # keys stored or staged
+        self._probed: dict[tuple[int, str], set[str]] = {}  # keys looked up by prefetch
+        self._complete: set[tuple[int, str]] = set()  # groups whose keys were all read
 
     def _business_id(self, name: str | None) -> int:
         if not name:
@@ -107,21 +109,43 @@ class ReviewWriter:
         return self._businesses[name]
 
     def _existing(self, bid: int, platform: str) -> set[str]:
-        key = (bid, platform)
-        if key not in self._seen:
+        group = (bid, platform)
+        if group not in self._complete:
             rows = self.session.scalars(
                 select(Review.dedup_key).where(
                     Review.business_id == bid, Review.platform == platform
                 )
             )
-            self._seen[key] = set(rows)
-        return self._seen[key]
+            self._seen.setdefault(group, set()).update(rows)
+            self._complete.add(group)
+        return self._seen[group]
+
+    def prefetch(self, items: Iterable[ImportedReview]) -> None:
+        """Look up whether these reviews are stored, by their own keys (the unique index), so a
+        batch costs the same however many reviews the database already holds; without it the
+        first :meth:`add` per business and platform reads every stored key."""
+        groups: dict[tuple[int, str], set[str]] = {}
+        for item in items:
+            group = (self._business_id(item.business_name), item.platform)
+            groups.setdefault(group, set()).add(dedup_key(item))
+        for (bid, platform), keys in groups.items():
+            seen = self._seen.setdefault((bid, platform), set())
+            self._probed.setdefault((bid, platform), set()).update(keys)
+            wanted = sorted(keys)
+            for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+                seen.update(self.session.scalars(select(Review.dedup_key).where(
+                    Review.business_id == bid, Review.platform == platform,
+                    Review.dedup_key.in_(wanted[start:start + 500]))))
 
     def add(self, item: ImportedReview) -> bool:
         """Stage one review; False when it is already stored."""
         bid = self._business_id(item.business_name)
         key = dedup_key(item)
-        existing = self._existing(bid, item.platform)
+        group = (bid, item.platform)
+        if key in self._probed.get(group, ()):
+            existing = self._seen[group]
+        else:
+            existing = self._existing(bid, item.platform)
         if key in existing:
             return False
         existing.add(key)
