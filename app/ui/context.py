@@ -25,39 +25,16 @@ if TYPE_CHECKING:
 CoreFactory = Callable[[], "ReplyDesk"]
 
 
-class _StoreInSlices:
-    """The knowledge store, with upserts cut into slices of ``SLICE`` chunks.
-
-    Chroma's native upsert holds the GIL for the whole call, about 0.45 ms per chunk here: the
-    indexer's 256-chunk batches froze the window for ~110 ms each; 32-chunk slices stay under
-    ~20 ms.  The ids are the same, so the result is the same.
-    """
-
-    SLICE = 32
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def upsert(self, business_id: int, ids: Any, vectors: Any, texts: Any, metadatas: Any,
-               embedder: str) -> None:
-        for start in range(0, len(ids), self.SLICE):
-            end = start + self.SLICE
-            self._store.upsert(business_id, ids[start:end], vectors[start:end],
-                               texts[start:end], metadatas[start:end], embedder)
-
-
 def knowledge_with_embedder_process(core: ReplyDesk) -> Any:
-    """The knowledge base as the GUI needs it: the embedding model in a helper process (see
-    app.ui.embedder), and the store written in short slices."""
+    """The knowledge base as the GUI needs it: the embedding model and the Chroma store in one
+    helper process (see app.ui.embedder), so neither holds the GUI process's GIL."""
     from app.services.knowledge import open_knowledge_base
-    from app.ui.embedder import ProcessEmbedder
+    from app.ui.embedder import ProcessEmbedder, ProcessStore
 
-    in_process = open_knowledge_base(core).embedder  # not loaded: only its model and name
-    kb = open_knowledge_base(core, embedder=ProcessEmbedder.like(in_process))
-    kb.store = _StoreInSlices(kb.store)
+    in_process = open_knowledge_base(core)  # nothing opened or loaded: only where things are
+    helper = ProcessEmbedder.like(in_process.embedder)
+    kb = open_knowledge_base(core, embedder=helper)
+    kb.store = ProcessStore(helper, in_process.store.path, url=in_process.store.url)
     return kb
 
 
