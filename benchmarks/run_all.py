@@ -11,7 +11,10 @@ any other with the ratio (or the value when there is no ratio); "info" and "-" t
 
 Usage:
     .venv/bin/python benchmarks/run_all.py [--only engine,knowledge] [--skip ui]
-        [--args engine="--reviews 20"] [--timeout 3600] [--update-docs]
+        [--args engine="--reviews 20"] [--timeout 3600] [--update-docs] [--keep-others]
+
+``--keep-others`` re-runs some benchmarks and keeps the others' figures from the previous
+results file, each still marked with the time it was measured.
 """
 
 from __future__ import annotations
@@ -149,8 +152,13 @@ def print_table(table: list[dict[str, str]]) -> None:
 
 def markdown(table: list[dict[str, str]], results: list[dict[str, Any]], when: str,
              host: dict[str, Any], command: str) -> str:
+    times: dict[str, list[str]] = {}
+    for r in results:
+        times.setdefault(r.get("run_at", when), []).append(r["benchmark"])
+    when_text = when if len(times) <= 1 else "; ".join(
+        f"{', '.join(names)} at {t}" for t, names in sorted(times.items()))
     lines = [
-        f"Run {when} on {host['cpu']}, {host['cores']} cores, Python {host['python']}, "
+        f"Run {when_text} on {host['cpu']}, {host['cores']} cores, Python {host['python']}, "
         f"{host['system']}; command: `{command}`.",
         "",
         "| benchmark | figure | value | anchor | ratio | target | meets |",
@@ -176,6 +184,21 @@ def update_docs(path: Path, section: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def keep_others(results: list[dict[str, Any]], previous: Path,
+                names: dict[str, Path]) -> list[dict[str, Any]]:
+    """``results`` plus, in the scripts' order, the previous run's results of the benchmarks
+    not run now (with the time they ran)."""
+    try:
+        old = json.loads(previous.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return results
+    ran = {r["benchmark"] for r in results}
+    kept = {r["benchmark"]: {**r, "run_at": r.get("run_at", old.get("run_at", "?"))}
+            for r in old.get("results", []) if r.get("benchmark") not in ran}
+    by_name = {r["benchmark"]: r for r in results} | kept
+    return [by_name[n] for n in names if n in by_name]
+
+
 def _names(value: str) -> set[str]:
     return {v.strip() for v in value.split(",") if v.strip()}
 
@@ -191,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output", type=Path, default=HERE / "results.json")
     ap.add_argument("--update-docs", nargs="?", const=DOCS, type=Path, metavar="MARKDOWN",
                     help=f"rewrite the figures section of {DOCS.relative_to(ROOT)}")
+    ap.add_argument("--keep-others", action="store_true",
+                    help="keep the figures of benchmarks not run now from the previous results")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = ap.parse_args(argv)
 
@@ -213,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     host = machine()
     results = [run_one(n, scripts[n], extra.get(n, []), args.timeout) for n in chosen]
+    for r in results:
+        r["run_at"] = when
+    if args.keep_others:
+        results = keep_others(results, args.output, scripts)
     table = rows_of(results)
     print(f"\n===== all benchmarks ({when}; {host['cpu']}, {host['cores']} cores)")
     print_table(table)

@@ -78,3 +78,29 @@ def test_only_skip_args_and_list(tmp_path: Path) -> None:
     (result,) = json.loads((tmp_path / "results.json").read_text())["results"]
     assert result["args"] == ["--x", "1", "--y"] and result["reports"][0]["rows"][0]["value"] == 3
     assert _run(tmp_path, "--skip", "nope").returncode == 2
+
+
+def test_keep_others_reruns_one_and_keeps_the_rest_with_their_time(tmp_path: Path) -> None:
+    for name, value in (("a", 1), ("b", 2)):
+        (tmp_path / f"bench_{name}.py").write_text(
+            "import json, os\nprint('JSON ' + json.dumps({'benchmark': '" + name + "', 'rows': "
+            "[{'figure': 'v', 'value': float(os.environ.get('V', " + str(value) + "))}]}))\n")
+    docs = tmp_path / "benchmarks.md"
+    assert _run(tmp_path, "--update-docs", str(docs)).returncode == 0
+    first = json.loads((tmp_path / "results.json").read_text())
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--dir", str(tmp_path),
+         "--output", str(tmp_path / "results.json"), "--only", "b", "--keep-others",
+         "--update-docs", str(docs)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        env={**__import__("os").environ, "V": "7"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [r["benchmark"] for r in results] == ["a", "b"]
+    assert results[0] == first["results"][0]  # carried over untouched, with its time
+    assert results[1]["reports"][0]["rows"][0]["value"] == 7.0
+    text = docs.read_text()
+    assert "| a | v | 1.000 |" in text and "| b | v | 7.000 |" in text
+    assert _run(tmp_path, "--only", "b").returncode == 0  # without the flag: only b is kept
+    assert [r["benchmark"] for r in
+            json.loads((tmp_path / "results.json").read_text())["results"]] == ["b"]
