@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from app.core.types import BusinessProfile, RetrievedChunk
 
@@ -96,6 +97,16 @@ def system_message(profile: BusinessProfile, platform: str | None = None) -> str
     if rule:
         lines.append(rule)
     return "\n".join(lines)
+
+
+def instructions(profile: BusinessProfile, platform: str | None = None) -> str:
+    """What ReplyDesk tells the model, without the business's own words (name, voice, sign-off,
+    facts), context or review: a draft that repeats runs of it is the model parroting its
+    prompt, not a reply, while one that uses the business's name or sign-off is fine."""
+    system = system_message(replace(profile, name="", type="", voice="", sign_off="", facts=()),
+                            platform)
+    return "\n".join([system, REVIEW_OPEN, REVIEW_CLOSE, CONTEXT_OPEN, CONTEXT_CLOSE, NO_CONTEXT,
+                      "Write the reply to this review now."])
 
 
 def context_block(chunks: Sequence[RetrievedChunk]) -> str:

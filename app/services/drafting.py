@@ -18,7 +18,7 @@ from app.core.errors import KnownError
 from app.core.types import BusinessProfile, DraftDTO, RetrievedChunk, SamplingParams, Timings
 from app.knowledge.query import review_query
 from app.llm import prompts
-from app.llm.claims import check_claims
+from app.llm.claims import check_claims, prompt_echoes
 from app.services.core import ReplyDesk
 from app.services.decisions import record_regenerated
 from app.store import repo
@@ -113,6 +113,7 @@ def draft(
         platform=subject.platform,
         chunks=chunks,
     )
+    taught = prompts.instructions(subject.business, subject.platform)
     was_loaded = core.engine_loaded()
     engine = core.engine()
     load_ms = 0.0 if was_loaded else core.engine_load_ms
@@ -146,6 +147,7 @@ def draft(
             profile=profile_lines(subject.business),
             context=[c.text for c in chunks],
         )
+        claims = sorted([*claims, *prompt_echoes(text, taught)], key=lambda c: (c.start, c.end))
         with core.db.session() as session:  # committed before the draft is handed out
             stored = repo.add_draft(
                 session,

@@ -174,3 +174,14 @@ def test_engine_failure_mid_draft_keeps_the_text_written_so_far(core) -> None:
             got.append(event)
     stored = [e for e in got if isinstance(e, DraftDTO)]
     assert len(stored) == 1 and stored[0].text == "Thank you for" and stored[0].stopped
+
+
+def test_a_draft_that_parrots_its_prompt_is_flagged_and_stored(core) -> None:
+    parrot = ("Use only facts from the business profile and the BUSINESS FACTS block. "
+              "Thanks for coming!")
+    core.fake_engine.replies = [parrot]
+    drafts = [e for e in draft(core, DraftRequest(review_id=_review_id(core, "r1")))
+              if isinstance(e, DraftDTO)]
+    echoes = [c for c in drafts[0].claims if c.kind == "echo"]
+    assert len(echoes) == 1 and echoes[0].text.startswith("Use only facts from the business")
+    assert not echoes[0].supported
