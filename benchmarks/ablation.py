@@ -11,7 +11,11 @@ Everything goes into a throw-away data folder; the report (JSON, Markdown, PNG) 
 ``--out`` and the Markdown is printed with the time each phase took.
 
 Usage: .venv/bin/python benchmarks/ablation.py [--train-pairs 48] [--reviews 12]
-       [--eval-pairs 24] [--lr 5e-4] [--max-length 512] [--out docs/ablation]
+       [--eval-pairs 24] [--lr 5e-4] [--max-length 512] [--out docs/ablation] [--parallel]
+
+``--parallel`` trains the two methods at the same time in two processes of one thread each
+(same pairs, settings and seed), which on a small model uses two cores better than one process
+with two threads; evaluation then runs as usual.
 """
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ import argparse
 import json
 import os
 import random
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see app/cli/alignment.py
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -46,11 +54,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--holdout", nargs="+", default=list(HOLDOUT))
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "ablation")
+    ap.add_argument("--parallel", action="store_true",
+                    help="train both methods at once, one thread each")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--train-file", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--worker-data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        worker(args)
+        return
 
     from app.alignment import curriculum
     from app.alignment.pairs import read_pairs, write_jsonl
-    from app.alignment.trainer import TrainConfig
     from app.core import settings
     from app.services import alignment
     from app.services.core import ReplyDesk
@@ -77,20 +92,17 @@ def main() -> None:
         core = ReplyDesk(data)
         trained = {}
         try:
-            for method in ("dpo", "support"):
+            if args.parallel:
                 t = time.monotonic()
-                config = TrainConfig(method=method, epochs=1, batch_size=args.batch_size,
-                                     learning_rate=args.lr, seed=args.seed,
-                                     max_length=args.max_length,
-                                     save_steps=10_000, threads=args.threads)
-                request = alignment.TrainRequest(pairs=(train_file,), config=config,
-                                                 curriculum="none", name=method)
-                for event in alignment.train(core, request):
-                    if hasattr(event, "step"):
-                        print(f"{method} step {event.step}/{event.total} loss "
-                              f"{event.loss or 0:.4f} ETA {event.eta_s:.0f} s", flush=True)
-                    elif isinstance(event, alignment.TrainFinished):
-                        trained[method] = event.report
+                for method, (adapter, report) in train_in_parallel(args, train_file,
+                                                                    Path(tmp)).items():
+                    core.registry.add(adapter, name=method, kind="adapter",
+                                      base=alignment.chat_model(core).sha256, report=report)
+                    trained[method] = report
+                phases["train dpo + support (parallel)"] = time.monotonic() - t
+            for method in () if args.parallel else ("dpo", "support"):
+                t = time.monotonic()
+                trained[method] = train_method(core, method, train_file, args)
                 phases[f"train {method}"] = time.monotonic() - t
             t = time.monotonic()
             alignment.evaluate(core, alignment.EvalRequest(
@@ -121,6 +133,73 @@ def main() -> None:
         print(f"{m}: {r['metrics']['pairs_per_min']:.2f} pairs/min, peak "
               f"{r['metrics']['peak_rss_mb']:.0f} MB, final loss {r['metrics'].get('loss')}")
     print(f"report: {args.out}/report.md, report.png, report.json, ablation.json")
+
+
+def train_method(core: Any, method: str, train_file: Path, args: argparse.Namespace
+                 ) -> dict[str, Any]:
+    from app.alignment.trainer import TrainConfig
+    from app.services import alignment
+
+    config = TrainConfig(method=method, epochs=1, batch_size=args.batch_size,
+                         learning_rate=args.lr, seed=args.seed, max_length=args.max_length,
+                         save_steps=10_000, threads=args.threads)
+    request = alignment.TrainRequest(pairs=(train_file,), config=config, curriculum="none",
+                                     name=method)
+    report: dict[str, Any] = {}
+    for event in alignment.train(core, request):
+        if hasattr(event, "step"):
+            print(f"{method} step {event.step}/{event.total} loss {event.loss or 0:.4f} "
+                  f"ETA {event.eta_s:.0f} s", flush=True)
+        elif isinstance(event, alignment.TrainFinished):
+            report = event.report
+    return report
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One method in its own process and data folder; prints ``RESULT {...}`` at the end."""
+    from app.core import settings
+    from app.services.core import ReplyDesk
+
+    settings.update(args.worker_data, threads=args.threads)
+    core = ReplyDesk(args.worker_data)
+    try:
+        report = train_method(core, args.worker, args.train_file, args)
+        adapter = core.registry.find(args.worker, "adapter").path(core.registry.root)
+    finally:
+        core.close()
+    print("RESULT " + json.dumps({"adapter": str(adapter), "report": report}), flush=True)
+
+
+def train_in_parallel(args: argparse.Namespace, train_file: Path, tmp: Path
+                      ) -> dict[str, tuple[Path, dict[str, Any]]]:
+    procs = {}
+    for method in ("dpo", "support"):
+        cmd = [sys.executable, "-u", __file__, "--worker", method, "--train-file",
+               str(train_file), "--worker-data", str(tmp / f"data-{method}"), "--threads", "1",
+               "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--max-length",
+               str(args.max_length), "--seed", str(args.seed)]
+        procs[method] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True)
+    results: dict[str, tuple[Path, dict[str, Any]]] = {}
+
+    def read(method: str, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("RESULT "):
+                got = json.loads(line[7:])
+                results[method] = (Path(got["adapter"]), got["report"])
+            elif " step " in line or "Error" in line:
+                print(line.rstrip(), flush=True)
+
+    readers = [threading.Thread(target=read, args=item) for item in procs.items()]
+    for r in readers:
+        r.start()
+    for r in readers:
+        r.join()
+    failed = [m for m, proc in procs.items() if proc.wait() != 0 or m not in results]
+    if failed:
+        raise SystemExit(f"training failed for: {', '.join(failed)}")
+    return results
 
 
 if __name__ == "__main__":
