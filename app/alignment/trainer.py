@@ -127,27 +127,28 @@ class Outcome:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process since start, or since :func:`reset_peak_rss`."""
+def _status_mb(field: str) -> float | None:
+    """A memory field of ``/proc/self/status`` (kB) in MB; None where there is none."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process since start, or since :func:`reset_peak_rss`."""
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def current_rss_mb() -> float:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return peak_rss_mb()
+    now = _status_mb("VmRSS")
+    return now if now is not None else peak_rss_mb()
 
 
 def reset_peak_rss() -> float:
