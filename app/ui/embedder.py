@@ -95,6 +95,11 @@ class ProcessEmbedder:
     def name(self) -> str:
         return self._name
 
+    @property
+    def started(self) -> bool:
+        """Whether the helper process has been started (and not closed)."""
+        return self._conn is not None
+
     def _connection(self) -> Connection:
         if self._conn is None or self._process is None or not self._process.is_alive():
             ctx = mp.get_context("spawn")  # never fork a process that runs Qt threads
@@ -191,13 +196,13 @@ class ProcessStore:
         """Use another server (or the folder) from the next call on; the helper opens it then."""
         if not url and self.path is None:
             raise ValueError("ChromaStore needs a folder or a server URL")
-        if self._helper._conn is not None:  # let the helper close the one it has open
+        if self._helper.started:  # let the helper close the one it has open
             with contextlib.suppress(KnownError):
                 self._call("close")
         self.url = url
 
     def close(self) -> None:
-        if self._helper._conn is not None:
+        if self._helper.started:
             with contextlib.suppress(KnownError, RuntimeError):
                 self._call("close")
 
