@@ -83,6 +83,9 @@ def _index(args: argparse.Namespace, data_dir: Path, out: Output, paths: list[Pa
         core.close()
 
     def human() -> None:
+        if report.set_aside:
+            out.text(f"The knowledge index could not be opened: set it aside as "
+                     f"{report.set_aside} and rebuilt it from your documents.")
         out.text(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                  f"{report.removed} removed, {report.chunks:,} chunks embedded in "
                  f"{report.seconds:.1f} s")
@@ -103,6 +106,7 @@ def _report_json(report: Any) -> dict[str, Any]:
         "chunks": report.chunks,
         "seconds": round(report.seconds, 2),
         "failed": [{"path": p, "reason": r} for p, r in report.failed],
+        "set_aside": report.set_aside,
     }
 
 

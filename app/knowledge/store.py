@@ -9,6 +9,7 @@ vector is passed in explicitly.  ``chromadb`` is imported on first use only.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,25 @@ class Hit:
 
 def collection_name(business_id: int) -> str:
     return f"replydesk-business-{business_id}"
+
+
+class DamagedIndexError(KnownError):
+    """The index folder in the data folder exists but Chroma cannot open it."""
+
+
+def _forget_failed_open(path: str) -> None:
+    """Chroma keeps a client system it failed to start under its folder's name, and every later
+    open of that folder in this process then fails (chromadb 1.5: "'RustBindingsAPI' object has
+    no attribute 'bindings'") — even once the folder was fixed or moved away.  Forget it, unless a
+    working client still holds it."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient as shared
+    except ImportError:  # another chromadb layout: nothing we know how to forget
+        return
+    systems = getattr(shared, "_identifier_to_system", None)
+    held = getattr(shared, "_identifier_to_refcount", {})
+    if isinstance(systems, dict) and not held.get(path):
+        systems.pop(path, None)
 
 
 class ChromaStore:
@@ -76,14 +96,38 @@ class ChromaStore:
                         self._client = chromadb.PersistentClient(path=str(self.path),
                                                                  settings=settings)
                     except Exception as exc:  # OSError, or chromadb's error for a damaged file
-                        raise KnownError(
+                        _forget_failed_open(str(self.path))
+                        raise DamagedIndexError(
                             f"The knowledge index in {self.path} cannot be opened: {exc}",
-                            "It may be damaged. Move that folder away, then run 'replydesk kb "
-                            "refresh' to rebuild it from your documents (reviews and replies "
-                            "are not kept there).",
+                            "It may be damaged. Press Re-check in Knowledge (or run 'replydesk "
+                            "kb refresh'): it sets that folder aside and rebuilds the index "
+                            "from your documents (reviews and replies are not kept there).",
                             path=self.path,
                         ) from exc
             return self._client
+
+    def set_aside_if_damaged(self) -> str | None:
+        """Open the index; when its folder cannot be opened, rename it to
+        ``<folder>.damaged-<time>`` (kept, never deleted) so that the next call starts an empty
+        one, and return where it went.  Nothing happens to a server's index or to a healthy one."""
+        with self._lock:
+            try:
+                self.client()
+                return None
+            except DamagedIndexError as exc:
+                assert self.path is not None
+                aside = self.path.with_name(
+                    f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+                try:
+                    if self.path.exists() or self.path.is_symlink():
+                        self.path.rename(aside)
+                except OSError as move:
+                    raise KnownError(
+                        f"The knowledge index in {self.path} is damaged and cannot be moved "
+                        f"aside: {move.strerror or move}",
+                        f"Move or delete it yourself, then Re-check. ({exc.message})",
+                        path=self.path) from move
+                return str(aside)
 
     def collection(self, business_id: int, embedder: str | None = None) -> Any:
         """The business's collection, created on first use and tagged with the embedder's name

@@ -11,6 +11,7 @@ one, without duplicates.  Progress (files done of total, chunks, ETA) goes to a 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +34,8 @@ from app.llm.registry import sha256_file
 from app.services.core import ReplyDesk
 from app.store import repo
 from app.store.models import KnowledgeDoc
+
+log = logging.getLogger(__name__)
 
 SAMPLE_KIT = "sample_kit"
 CHROMA_FOLDER = "chroma"
@@ -71,6 +74,7 @@ class IndexReport:
     chunks: int = 0
     seconds: float = 0.0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    set_aside: str | None = None  # where a damaged index folder went before rebuilding
 
 
 Progress = Callable[[IndexProgress], None]
@@ -193,11 +197,17 @@ def refresh(
     cancel: threading.Event | None = None,
     business_id: int | None = None,
 ) -> IndexReport:
-    """Re-check every known document: re-index changed ones, drop missing ones."""
+    """Re-check every known document: re-index changed ones, drop missing ones.  An index folder
+    that cannot be opened is set aside first (renamed, kept) and rebuilt from the documents."""
+    aside = knowledge_base(core).store.set_aside_if_damaged()
+    if aside is not None:
+        log.warning("knowledge index damaged: set aside as %s, rebuilding", aside)
     known = [Path(d.path) for d in list_docs(core, business_id)]
     present = [p for p in known if p.is_file()]
     missing = [p for p in known if not p.is_file()]
-    return _index(core, present, missing, progress, cancel, business_id)
+    report = _index(core, present, missing, progress, cancel, business_id)
+    report.set_aside = aside
+    return report
 
 
 def ensure_sample_kit(

@@ -192,6 +192,10 @@ class ProcessStore:
     def drop(self, business_id: int) -> None:
         self._call("drop", business_id)
 
+    def set_aside_if_damaged(self) -> str | None:
+        aside: str | None = self._call("set_aside_if_damaged")
+        return aside
+
     def reconnect(self, url: str) -> None:
         """Use another server (or the folder) from the next call on; the helper opens it then."""
         if not url and self.path is None:

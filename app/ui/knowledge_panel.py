@@ -202,6 +202,12 @@ class KnowledgePanel(QWidget):
                 f"snippets in {report.seconds:.1f} s; {report.unchanged} unchanged")
         if report.removed:
             text += f", {report.removed} removed"
+        if report.set_aside:
+            self.ctx.presenter.info(
+                "The knowledge index was rebuilt",
+                "The knowledge index could not be opened, so it was set aside and rebuilt "
+                "from your documents.",
+                f"The damaged copy is kept in {report.set_aside}; you may delete it.")
         if failed:
             self.ctx.presenter.info(
                 "Some documents could not be indexed", f"{text}; {failed} failed.",

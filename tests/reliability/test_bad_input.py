@@ -319,15 +319,17 @@ def test_a_damaged_knowledge_index_is_named_and_can_be_rebuilt(
         assert "kb refresh" in text
     assert snapshot(data) == before
     assert_intact(data)
-    if how != "garbage-sqlite":
-        return
-    # Doing what the message says brings the knowledge back.
-    moved = data / "chroma.damaged"
-    chroma.rename(moved)
+    damaged = (chroma / "chroma.sqlite3").read_bytes() if chroma.is_dir() else chroma.read_bytes()
+    # Doing what the message says sets the damaged index aside (kept) and rebuilds it.
     refreshed = run_json(data, "kb", "refresh")
+    aside = Path(refreshed["set_aside"])
+    assert aside.parent == data and aside.name.startswith("chroma.damaged-")
+    assert (aside / "chroma.sqlite3" if aside.is_dir() else aside).read_bytes() == damaged
     assert refreshed["updated"] + refreshed["added"] == 2
     assert len(_chunk_ids(data)) == 2
     assert_kept(before, snapshot(data))
+    hits = run_json(data, "kb", "search", "refund")["results"]
+    assert hits and "refund" in hits[0]["text"].lower()
 
 
 # --- a full disk -------------------------------------------------------------------------------

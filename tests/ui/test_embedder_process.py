@@ -39,6 +39,15 @@ def test_index_and_search_through_the_helper_process(data_dir: Path) -> None:
         assert kb.embedder._process is not None and kb.embedder._process.is_alive()
         hits = knowledge.search(core, "Can I get my money back for a cold dish?", k=3)
         assert hits and Path(hits[0].source).name == "refund_policy.pdf"
+
+        # Re-check on a damaged index: the helper sets it aside and the panel's run rebuilds it.
+        kb.store.close()
+        (data_dir / knowledge.CHROMA_FOLDER / "chroma.sqlite3").write_bytes(bytes(range(256)) * 400)
+        rebuilt = knowledge.refresh(core)
+        assert rebuilt.set_aside and Path(rebuilt.set_aside).name.startswith("chroma.damaged-")
+        assert rebuilt.updated == report.added and rebuilt.chunks == report.chunks
+        again = knowledge.search(core, "Can I get my money back for a cold dish?", k=3)
+        assert [h.text for h in again] == [h.text for h in hits]
     finally:
         core.close()
         embedder.close_all()

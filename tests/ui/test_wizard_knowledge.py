@@ -136,3 +136,32 @@ def test_cancel_indexing(qtbot: Any, make_window: Any, kb_core: Any, tmp_path: P
     panel.progress.cancel.click()  # cancel before (or while) it runs
     qtbot.waitUntil(lambda: not panel.progress.isVisibleTo(panel), timeout=60_000)
     assert panel.add_files.isEnabled()
+
+
+def test_recheck_rebuilds_a_damaged_index_and_says_where_the_old_one_went(
+    qtbot: Any, make_window: Any, kb_core: Any, tmp_path: Path
+) -> None:
+    from app.services import knowledge
+
+    own = tmp_path / "parking.md"
+    own.write_text("# Parking\n\nGuests park free in the Harbour Road garage after 6 pm.\n",
+                   encoding="utf-8")
+    knowledge.add_paths(kb_core, [own])
+    knowledge.knowledge_base(kb_core).store.close()
+    folder = kb_core.data_dir / knowledge.CHROMA_FOLDER
+    (folder / "chroma.sqlite3").write_bytes(bytes(range(256)) * 400)
+    kb_core.update_settings(first_run_done=True)
+    win = make_window(kb_core)
+    win.tabs.setCurrentWidget(win.knowledge_tab)
+    panel = win.knowledge_tab.content
+    assert panel is not None
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=10_000)
+
+    with qtbot.waitSignal(panel.indexed, timeout=60_000) as indexed:
+        qtbot.mouseClick(panel.recheck, LEFT)
+    report = indexed.args[0]
+    assert report.set_aside and Path(report.set_aside).name.startswith("chroma.damaged-")
+    assert report.updated == 1 and report.chunks > 0
+    box = win.ctx.presenter.dialogs[-1]
+    assert box.objectName() == "infoDialog" and report.set_aside in box.detailedText()
+    assert knowledge.search(kb_core, "garage park free", k=1)

@@ -311,3 +311,49 @@ def test_changing_the_chroma_url_switches_an_open_knowledge_base(kb_core, docs: 
     kb_core.update_settings(chroma_url="")
     hits = kb.search(kb_core, "refund after the visit", k=1)
     assert hits and "refund" in hits[0].text.lower()
+
+
+def test_recheck_sets_a_damaged_index_aside_and_rebuilds_it_in_the_same_process(
+    kb_core, docs: Path
+) -> None:
+    added = kb.add_paths(kb_core, [docs])
+    assert kb.refresh(kb_core).set_aside is None  # a healthy index is left where it is
+    base = kb.knowledge_base(kb_core)
+    chunks = base.store.count(kb.business_id_of(kb_core))
+    base.store.close()
+    folder = kb_core.data_dir / kb.CHROMA_FOLDER
+    garbage = bytes(range(256)) * 400
+    (folder / "chroma.sqlite3").write_bytes(garbage)
+
+    with pytest.raises(KnownError, match="Re-check") as refused:
+        kb.search(kb_core, "refund after the visit", k=1)
+    assert refused.value.path == str(folder)
+
+    report = kb.refresh(kb_core)  # what Re-check and 'kb refresh' run
+    assert report.set_aside is not None
+    aside = Path(report.set_aside)
+    assert aside.parent == folder.parent and aside.name.startswith("chroma.damaged-")
+    assert (aside / "chroma.sqlite3").read_bytes() == garbage  # kept, not deleted
+    assert report.updated == added.added and not report.failed
+    assert base.store.count(kb.business_id_of(kb_core)) == chunks
+    hits = kb.search(kb_core, "refund after the visit", k=1)
+    assert hits and "refund" in hits[0].text.lower()
+
+
+def test_a_folder_moved_away_by_hand_after_a_failed_open_opens_at_the_next_call(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    from app.knowledge.store import ChromaStore, DamagedIndexError
+
+    folder = tmp_path / "chroma"
+    store = ChromaStore(folder)
+    store.upsert(1, ["a"], np.ones((1, 4), dtype=np.float32), ["text"], [{"doc_id": "1"}], "e")
+    store.close()
+    (folder / "chroma.sqlite3").write_bytes(bytes(range(256)) * 400)
+    with pytest.raises(DamagedIndexError):
+        store.count(1)
+    folder.rename(tmp_path / "moved")  # what the message used to ask the user to do
+    assert store.count(1) == 0  # a fresh index, not chromadb's half-started one
+    store.close()
