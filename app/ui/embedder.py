@@ -100,6 +100,11 @@ class ProcessEmbedder:
         """Whether the helper process has been started (and not closed)."""
         return self._conn is not None
 
+    @property
+    def pid(self) -> int | None:
+        """The helper process's id while it runs (benchmarks read its memory)."""
+        return self._process.pid if self.started and self._process is not None else None
+
     def _connection(self) -> Connection:
         if self._conn is None or self._process is None or not self._process.is_alive():
             ctx = mp.get_context("spawn")  # never fork a process that runs Qt threads
