@@ -37,11 +37,9 @@ def rss_mb() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def helper_peak_mb(pid: int) -> float:
+def peak_mb(pid: int | str = "self") -> float:
+    """The process's peak RSS (VmHWM).  Not ``ru_maxrss``: a child started by ``subprocess``
+    reports its parent's peak there when that was higher."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
@@ -74,13 +72,13 @@ def session(args: argparse.Namespace, gui: bool) -> dict[str, Any]:
             from app.ui.main_window import MainWindow
 
             app = QApplication.instance() or QApplication([sys.argv[0]])
-            window = MainWindow(AppContext(lambda: core, ErrorPresenter()),
-                                QSettings(str(data / "ui.ini"), QSettings.Format.IniFormat))
+            ctx = AppContext(lambda: core, ErrorPresenter())
+            window = MainWindow(ctx, QSettings(str(data / "ui.ini"), QSettings.Format.IniFormat))
             window.show()
             app.processEvents()
             factory = knowledge_with_embedder_process
             stages.append(("main window shown", rss_mb()))
-        core = ReplyDesk(data, retriever_factory=factory)
+        core = ReplyDesk(data, **({"retriever_factory": factory} if factory else {}))
         stages.append(("data folder open", rss_mb()))
         knowledge.ensure_sample_kit(core)
         stages.append(("sample kit indexed (embedder loaded)", rss_mb()))
@@ -95,7 +93,9 @@ def session(args: argparse.Namespace, gui: bool) -> dict[str, Any]:
         decide(core, ids[0], "accept")
         if gui:
             helper = knowledge.knowledge_base(core).embedder
-            helper_peak = helper_peak_mb(helper.pid)
+            helper_peak = peak_mb(helper.pid)
+            window.close()
+            ctx.shutdown()
         core.close()
     return {"stages": stages, "peak": peak_mb(), "helper_peak": helper_peak}
 
