@@ -681,6 +681,30 @@ def prompt_echoes(draft: str, instructions: str, run: int = ECHO_WORDS) -> list[
     return findings
 
 
+_SNIPPET_TAG = re.compile(r"\[doc\d+-c\d+\]")
+
+
+def prompt_markers(draft: str, sections: Sequence[str]) -> list[ClaimFinding]:
+    """Each place ``draft`` writes the prompt's own layout: a section delimiter such as
+    "<<<BUSINESS FACTS" or "REVIEW>>>" (``sections`` are the names, matched in capitals with one
+    to three angle brackets on either side) or a snippet's tag such as "[doc5-c6]".  Small models
+    copy the layout of their prompt; no reply to a guest contains it."""
+    names = "|".join(re.escape(n) for n in sections if n)
+    patterns = [_SNIPPET_TAG]
+    if names:
+        patterns.append(re.compile(rf"<{{1,3}}[ \t]*(?:{names})\b(?:[ \t]*>{{1,3}})?|\b(?:{names})[ \t]*>{{1,3}}"))
+    hits = sorted((m.start(), m.end()) for pat in patterns for m in pat.finditer(draft))
+    findings: list[ClaimFinding] = []
+    for start, end in hits:
+        if findings and start < findings[-1].end:
+            continue
+        findings.append(ClaimFinding(
+            "echo", draft[start:end], start, end, False,
+            "part of the layout of ReplyDesk's prompt to the model, not of a reply (regenerate, "
+            "or edit it out)"))
+    return findings
+
+
 def unsupported(findings: Iterable[ClaimFinding]) -> list[ClaimFinding]:
     """The findings the owner must look at before approving the draft."""
     return [f for f in findings if not f.supported]

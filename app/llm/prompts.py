@@ -30,6 +30,7 @@ REVIEW_OPEN = "<<<REVIEW"
 REVIEW_CLOSE = "REVIEW>>>"
 CONTEXT_OPEN = "<<<BUSINESS FACTS"
 CONTEXT_CLOSE = "BUSINESS FACTS>>>"
+SECTIONS = ("BUSINESS FACTS", "REVIEW")  # the delimiters' names, for spotting them in drafts
 # A review longer than any platform allows (Google: 4,096 characters) is cut in the prompt so the
 # model's context still holds the rules, the facts and the reply.
 MAX_REVIEW_CHARS = 6000

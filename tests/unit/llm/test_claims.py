@@ -529,3 +529,29 @@ def test_real_replies_and_the_businesss_own_words_are_not_echoes() -> None:
     for reply in replies:
         assert prompt_echoes(reply, taught) == [], reply
     assert prompt_echoes("", taught) == [] and prompt_echoes("Thanks!", "") == []
+
+
+def test_the_prompts_layout_copied_into_a_draft_is_flagged() -> None:
+    from app.llm import prompts
+    from app.llm.claims import prompt_markers
+
+    # A real draft of the 135M model for the screenshots' cold-soup review (shortened).
+    draft = ("<<<BUSINESS FACTS\n[doc5-c6] Refund and complaints policy > Takeaway orders\n"
+             "Missing items are refunded.\n<REVIEW>\n[doc5-c3] Remarks about returns")
+    found = prompt_markers(draft, prompts.SECTIONS)
+    assert [f.text for f in found] == ["<<<BUSINESS FACTS", "[doc5-c6]", "<REVIEW>",
+                                       "[doc5-c3]"]
+    assert all(f.kind == "echo" and not f.supported for f in found)
+    assert all(draft[f.start:f.end] == f.text for f in found)
+    assert [f.text for f in prompt_markers("See you soon. REVIEW>>> ok", prompts.SECTIONS)] == [
+        "REVIEW>>>"]
+
+
+def test_replies_that_mention_reviews_or_facts_are_not_layout() -> None:
+    from app.llm import prompts
+    from app.llm.claims import prompt_markers
+
+    for reply in ("Thank you for your review! The business facts are on our website.",
+                  "Thanks for the REVIEW, and for the 5 stars (doc 5 of our menu is new).",
+                  "We read every review -> and answer it.", "Prices [doc] vary."):
+        assert prompt_markers(reply, prompts.SECTIONS) == [], reply
