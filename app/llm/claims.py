@@ -692,7 +692,8 @@ def prompt_markers(draft: str, sections: Sequence[str]) -> list[ClaimFinding]:
     names = "|".join(re.escape(n) for n in sections if n)
     patterns = [_SNIPPET_TAG]
     if names:
-        patterns.append(re.compile(rf"<{{1,3}}[ \t]*(?:{names})\b(?:[ \t]*>{{1,3}})?|\b(?:{names})[ \t]*>{{1,3}}"))
+        opened = rf"<{{1,3}}[ \t]*(?:{names})\b(?:[ \t]*>{{1,3}})?"
+        patterns.append(re.compile(rf"{opened}|\b(?:{names})[ \t]*>{{1,3}}"))
     hits = sorted((m.start(), m.end()) for pat in patterns for m in pat.finditer(draft))
     findings: list[ClaimFinding] = []
     for start, end in hits:
