@@ -35,7 +35,17 @@ def machine() -> dict[str, Any]:
             "system": platform.platform()}
 
 
-def peak_rss_mb() -> float:
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak RSS (Linux VmHWM; ``ru_maxrss`` elsewhere, for this process only).
+    Not ``ru_maxrss`` on Linux: a child started by ``subprocess`` reports its parent's peak there
+    when that was higher."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        if pid != "self":
+            raise
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import SHARED_RECORDS, report
+from _common import SHARED_RECORDS, peak_rss_mb, report
 
 BUDGET_MB = 1024.0
 
@@ -35,15 +35,6 @@ def rss_mb() -> float:
     """Resident set size now (not the peak)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * resource.getpagesize() / 2**20
-
-
-def peak_mb(pid: int | str = "self") -> float:
-    """The process's peak RSS (VmHWM).  Not ``ru_maxrss``: a child started by ``subprocess``
-    reports its parent's peak there when that was higher."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def session(args: argparse.Namespace, gui: bool) -> dict[str, Any]:
@@ -62,7 +53,6 @@ def session(args: argparse.Namespace, gui: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         settings.update(data, threads=args.threads, max_tokens=96)
-        factory: Any = None
         if gui:
             from PySide6.QtCore import QSettings
             from PySide6.QtWidgets import QApplication
@@ -76,9 +66,10 @@ def session(args: argparse.Namespace, gui: bool) -> dict[str, Any]:
             window = MainWindow(ctx, QSettings(str(data / "ui.ini"), QSettings.Format.IniFormat))
             window.show()
             app.processEvents()
-            factory = knowledge_with_embedder_process
             stages.append(("main window shown", rss_mb()))
-        core = ReplyDesk(data, **({"retriever_factory": factory} if factory else {}))
+            core = ReplyDesk(data, retriever_factory=knowledge_with_embedder_process)
+        else:
+            core = ReplyDesk(data)
         stages.append(("data folder open", rss_mb()))
         knowledge.ensure_sample_kit(core)
         stages.append(("sample kit indexed (embedder loaded)", rss_mb()))
@@ -93,11 +84,11 @@ def session(args: argparse.Namespace, gui: bool) -> dict[str, Any]:
         decide(core, ids[0], "accept")
         if gui:
             helper = knowledge.knowledge_base(core).embedder
-            helper_peak = peak_mb(helper.pid)
+            helper_peak = peak_rss_mb(helper.pid)
             window.close()
             ctx.shutdown()
         core.close()
-    return {"stages": stages, "peak": peak_mb(), "helper_peak": helper_peak}
+    return {"stages": stages, "peak": peak_rss_mb(), "helper_peak": helper_peak}
 
 
 def main() -> None:

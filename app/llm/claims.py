@@ -706,6 +706,15 @@ def prompt_markers(draft: str, sections: Sequence[str]) -> list[ClaimFinding]:
     return findings
 
 
+def prompt_copies(draft: str, instructions: str, sections: Sequence[str]) -> list[ClaimFinding]:
+    """Everything of the prompt that ``draft`` copies: runs of the instructions
+    (:func:`prompt_echoes`) and pieces of its layout (:func:`prompt_markers`) not inside them."""
+    echoes = prompt_echoes(draft, instructions)
+    markers = [m for m in prompt_markers(draft, sections)
+               if not any(e.start <= m.start and m.end <= e.end for e in echoes)]
+    return sorted([*echoes, *markers], key=lambda c: (c.start, c.end))
+
+
 def unsupported(findings: Iterable[ClaimFinding]) -> list[ClaimFinding]:
     """The findings the owner must look at before approving the draft."""
     return [f for f in findings if not f.supported]

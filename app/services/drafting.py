@@ -18,7 +18,7 @@ from app.core.errors import KnownError
 from app.core.types import BusinessProfile, DraftDTO, RetrievedChunk, SamplingParams, Timings
 from app.knowledge.query import review_query
 from app.llm import prompts
-from app.llm.claims import check_claims, prompt_echoes, prompt_markers
+from app.llm.claims import check_claims, prompt_copies
 from app.services.core import ReplyDesk
 from app.services.decisions import record_regenerated
 from app.store import repo
@@ -147,10 +147,8 @@ def draft(
             profile=profile_lines(subject.business),
             context=[c.text for c in chunks],
         )
-        echoes = prompt_echoes(text, taught)
-        markers = [m for m in prompt_markers(text, prompts.SECTIONS)
-                   if not any(e.start <= m.start and m.end <= e.end for e in echoes)]
-        claims = sorted([*claims, *echoes, *markers], key=lambda c: (c.start, c.end))
+        claims = sorted([*claims, *prompt_copies(text, taught, prompts.SECTIONS)],
+                        key=lambda c: (c.start, c.end))
         with core.db.session() as session:  # committed before the draft is handed out
             stored = repo.add_draft(
                 session,
